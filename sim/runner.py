@@ -1,0 +1,29 @@
+"""Run one replicate of a scenario: the function every front end (CLI, experiments, notebooks) calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from sim.kpis import compute_kpis
+from sim.model import SmugglingModel, replicate_seed
+from sim.schema import Scenario
+
+__all__ = ["RunResult", "run_replicate", "replicate_seed"]
+
+
+@dataclass
+class RunResult:
+    replicate: int
+    timeseries: pd.DataFrame = field(repr=False)
+    kpis: dict[str, float]
+
+
+def run_replicate(scenario: Scenario, replicate: int, steps: int | None = None) -> RunResult:
+    """Run replicate `replicate` of `scenario` for `steps` steps (default: the scenario's horizon).
+
+    Deterministic: the random stream is SeedSequence(scenario.seed, spawn_key=(replicate,))."""
+    model = SmugglingModel(scenario, replicate=replicate, steps=steps)
+    model.run()
+    return RunResult(replicate, model.recorder.timeseries(), compute_kpis(model))
