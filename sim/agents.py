@@ -38,10 +38,10 @@ class SmugglerAgent(mesa.Agent):
     def status(self) -> str:
         return STATUS_NAMES[int(self.model.sm.status[self.idx])]
 
-    def belief(self, checkpoint: str, method: str) -> float:
-        """Believed interdiction probability at a checkpoint ("CN:export") for a method."""
+    def belief(self, lane: str, method: str) -> float:
+        """Believed interdiction probability on a lane ("CN:export>US", "TH:import") for a method."""
         from sim.schema import METHODS
-        c = self.model.layout.cp_names.index(checkpoint)
+        c = self.model.layout.lane_names.index(lane)
         m = METHODS.index(method)
         a, b = self.model.sm.a[self.idx, c, m], self.model.sm.b[self.idx, c, m]
         return float(a / (a + b))

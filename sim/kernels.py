@@ -21,22 +21,22 @@ KG_PER_T = 1000.0
 
 
 @njit(cache=True)
-def interdiction_belief(a, b, i, route_cp, route_ncp, r, m):
-    """p_o = 1 - prod over the route's checkpoints c of (1 - a/(a+b))."""
+def interdiction_belief(a, b, i, route_lane, route_ncp, r, m):
+    """p_o = 1 - prod over the route's checkpoint lanes c of (1 - a/(a+b))."""
     through = 1.0
     for j in range(route_ncp[r]):
-        c = route_cp[r, j]
+        c = route_lane[r, j]
         through *= 1.0 - a[i, c, m] / (a[i, c, m] + b[i, c, m])
     return 1.0 - through
 
 
 @njit(cache=True)
-def choose(status, capital, capacity_t, risk_aversion, a, b, u_choice,
-           valid, route_market, route_cp, route_ncp, commission, freight, method_cost,
+def choose(status, ready, capital, capacity_t, risk_aversion, a, b, u_choice,
+           valid, route_market, route_lane, route_ncp, commission, freight, method_cost,
            origin_price, gray_exp, gray_markup, fine_multiple, arrest_prob, sentence_cost,
            temperature, risk_averse,
            out_k, out_r, out_m, out_q, out_unit):
-    """Each ACTIVE smuggler picks an option (k, r, m) or stays idle (out_k = -1).
+    """Each ACTIVE smuggler that is `ready` this step picks an option (k, r, m) or stays idle (out_k = -1).
 
     margin = G(1 - comm) - O(1 + markup) - freight - cost_m        (USD/kg)
     EU     = q((1 - p)G(1 - comm) - unit) - p(fine x q O + arrest x sentence_cost)
@@ -53,7 +53,7 @@ def choose(status, capital, capacity_t, risk_aversion, a, b, u_choice,
         out_m[i] = -1
         out_q[i] = 0.0
         out_unit[i] = 0.0
-        if status[i] != 1:
+        if status[i] != 1 or not ready[i]:
             continue
         best = 0.0
         best_o = -1
@@ -73,7 +73,7 @@ def choose(status, capital, capacity_t, risk_aversion, a, b, u_choice,
                     q = min(capacity_t[i], capital[i] / (unit * KG_PER_T))
                     if q <= 0.0:
                         continue
-                    p = interdiction_belief(a, b, i, route_cp, route_ncp, r, m)
+                    p = interdiction_belief(a, b, i, route_lane, route_ncp, r, m)
                     win = q * KG_PER_T * (G - unit)
                     loss = q * KG_PER_T * unit + fine_multiple * q * KG_PER_T * O + arrest_prob * sentence_cost
                     v = (1.0 - p) * win - p * loss
@@ -158,7 +158,7 @@ def depart(t, status, capital, ship_k, ship_r, ship_m, ship_q, ship_unit, ship_d
 @njit(cache=True)
 def cross_checkpoints(t, last_step, status, capital, network, ship_k, ship_r, ship_m, ship_q,
                       ship_depart, ship_pos, hold_q, hold_k, hold_mkt, hold_comm,
-                      route_cp, route_cp_offset, route_ncp, route_market, route_via, cp_country, cp_kind,
+                      route_cp, route_lane, route_cp_offset, route_ncp, route_market, route_via, cp_country, cp_kind,
                       commission, container_kg, cp_capacity, cp_legit, cp_detect, cp_coop,
                       cp_random_share, cp_corruption, cp_learn_w, cp_value_w, cp_restricted_w, route_restricted, cp_anomaly_w,
                       cp_anomaly_on, cp_anomaly_thr, cp_tip_w, hits, tip_until, route_surge, method_declares,
@@ -234,7 +234,7 @@ def cross_checkpoints(t, last_step, status, capital, network, ship_k, ship_r, sh
             seized = (u_cp[rnd, i, 0] < p_insp) and (u_cp[rnd, i, 1] < cp_detect[c, m]) \
                 and (u_cp[rnd, i, 2] >= cp_corruption[c])
             o = n_obs[i]
-            obs_cp[i, o] = c
+            obs_cp[i, o] = route_lane[r, j]
             obs_seized[i, o] = seized
             n_obs[i] = o + 1
             if seized:
@@ -271,12 +271,12 @@ def cross_checkpoints(t, last_step, status, capital, network, ship_k, ship_r, sh
 
 @njit(cache=True)
 def clear_markets(arrivals, gray_offer, price_prev, inventory, P0, D0, eps, stock_target, restock,
-                  shortfall_cover, gray_share, gray_discount, floor, cap, defense_share,
+                  buffer_share, gray_share, gray_discount, floor, cap, defense_share,
                   price, gray_price, gray_sold, consumption, legal_use, shortfall):
     """Clear every market and commodity.
 
     gray sold  = min(offered, gray_share x D0 (P_prev / P0)^-eps)
-    release r  = clip(restock (I - I*) + cover x max(0, D0 - A - gray), -A, I)
+    release r  = clip(restock (I - I*) + buffer x (D0 - A - gray), -(A + gray), I)   (negative: into stock)
     S = A + r + gray;  P = P0 (S / D0)^(-1/eps) bounded to [floor, cap] x P0;  G = (1 - disc) P
     """
     M, K = P0.shape
@@ -287,8 +287,8 @@ def clear_markets(arrivals, gray_offer, price_prev, inventory, P0, D0, eps, stoc
             gcap = gray_share[mk, k] * d0 * (price_prev[mk, k] / P0[mk, k]) ** (-eps[k])
             g = min(gray_offer[mk, k], gcap)
             I = inventory[mk, k]
-            r = restock[mk, k] * (I - stock_target[mk, k]) + shortfall_cover[mk, k] * max(0.0, d0 - A - g)
-            r = min(max(r, -A), I)
+            r = restock[mk, k] * (I - stock_target[mk, k]) + buffer_share[mk, k] * (d0 - A - g)
+            r = min(max(r, -(A + g)), I)
             inventory[mk, k] = I - r
             S = A + r + g
             lo = floor[mk, k] * P0[mk, k]
@@ -301,8 +301,8 @@ def clear_markets(arrivals, gray_offer, price_prev, inventory, P0, D0, eps, stoc
             gray_price[mk, k] = (1.0 - gray_discount[mk, k]) * p
             gray_sold[mk, k] = g
             consumption[mk, k] = S
-            legal_use[mk, k] = A + r
-            shortfall[mk, k] = max(0.0, defense_share[mk, k] * d0 - (A + r))
+            legal_use[mk, k] = A + max(r, 0.0)
+            shortfall[mk, k] = max(0.0, defense_share[mk, k] * d0 - (A + max(r, 0.0)))
 
 
 @njit(cache=True)
@@ -339,7 +339,8 @@ def offer_by_market(status, hold_q, hold_k, hold_mkt, out):
 @njit(cache=True)
 def update_beliefs(status, network, a, b, a0, b0, forgetting, network_share, public_share,
                    obs_cp, obs_seized, n_obs, ship_m, n_networks):
-    """Forget toward the prior, then add own observations (weight 1), the rest of the network's
+    """Beliefs are per lane (checkpoint x declared consignee) and method: a, b [N, NL, 6].
+    Forget toward the prior, then add own observations (weight 1), the rest of the network's
     (weight network_share) and everybody's seizures (weight public_share)."""
     N, NCP, NM = a.shape
     net_seized = np.zeros((n_networks, NCP, NM))

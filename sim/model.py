@@ -22,6 +22,7 @@ from sim import kernels as kr
 from sim.agents import (BuyerAgent, CustomsAgent, ExporterAgent, ProducerAgent, SmugglerAgent,
                         TransitCountryAgent)
 from sim.recorder import Recorder
+from sim.reference import reference_core
 from sim.schema import METHODS, Scenario
 from sim.world import Layout, M_RELABEL, build_layout, build_params, controls_at
 
@@ -33,7 +34,8 @@ def replicate_seed(master_seed: int, replicate: int) -> np.random.SeedSequence:
 
 @dataclass
 class Smugglers:
-    """Per-smuggler arrays (row i is SmugglerAgent i). Beliefs a, b are Beta counts [N, NCP, 6]."""
+    """Per-smuggler arrays (row i is SmugglerAgent i). Beliefs a, b are Beta counts [N, lanes, 6]
+    (a lane is a checkpoint and the consignee declared there; see Layout.route_lane)."""
 
     status: np.ndarray
     capital: np.ndarray
@@ -70,8 +72,12 @@ def apply_settings(data: dict, settings: dict) -> dict:
 class SmugglingModel(mesa.Model):
     """Critical-mineral smuggling under export controls (MODEL.md)."""
 
-    def __init__(self, scenario: Scenario, replicate: int = 0, steps: int | None = None):
+    def __init__(self, scenario: Scenario, replicate: int = 0, steps: int | None = None, core: str = "numba"):
+        """core: "numba" (the compiled kernels) or "reference" (sim.reference, plain Python, same results)."""
         super().__init__(rng=np.random.default_rng(replicate_seed(scenario.seed, replicate)))
+        if core not in ("numba", "reference"):
+            raise ValueError(f"core must be 'numba' or 'reference', not {core!r}")
+        self.core = core
         self.scenario = scenario
         self.replicate = replicate
         self.horizon = steps if steps is not None else scenario.steps
@@ -85,10 +91,10 @@ class SmugglingModel(mesa.Model):
         ss = scenario.smugglers
         N = ss.initial + ss.pool
         self.n_networks = ss.networks
-        prior = np.array([ss.prior_by_country.get(L.countries[c], ss.prior_interdiction) for c in L.cp_country])
+        prior = np.array([ss.prior_by_country.get(L.countries[c], ss.prior_interdiction) for c in L.lane_country])
         self.a0 = prior * ss.prior_strength
         self.b0 = (1.0 - prior) * ss.prior_strength
-        shape = (N, L.NCP, len(METHODS))
+        shape = (N, len(L.lane_names), len(METHODS))
         self.sm = Smugglers(
             status=np.where(np.arange(N) < ss.initial, kr.ACTIVE, kr.POOL).astype(np.int64),
             capital=ss.capital_usd * np.exp(ss.capital_spread * rng.standard_normal(N)),
@@ -109,9 +115,10 @@ class SmugglingModel(mesa.Model):
 
         # --- markets, customs, transit, producers ---------------------------------
         M, K, R, C = L.M, L.K, L.R, len(L.countries)
-        self.price = p.P0.copy()
-        self.gray_price = (1 - p.gray_discount) * p.P0
-        self.inventory = p.stock_target.copy()
+        self.price = p.price_initial.copy()
+        self.gray_price = (1 - p.gray_discount) * self.price
+        self.gray_expected = self.gray_price.copy()   # smugglers' adaptive expectation (USD/kg)
+        self.inventory = p.stock_initial.copy()
         self.initial_stock = self.inventory.sum(axis=0)
         H = int(L.lead_steps.max()) + 1
         self.pipeline = np.zeros((H, M, K))
@@ -174,13 +181,17 @@ class SmugglingModel(mesa.Model):
         self.params = build_params(self.scenario, self.layout)
 
     def _valid_options(self, ctrl) -> np.ndarray:
-        """valid[k, r, m]: transit-only methods need a hub; under the extraterritorial rule only
+        """valid[k, r, m]: transit-only methods need a hub; a declaration naming a controlled
+        commodity for a controlled destination gets no export clearance, so direct routes there
+        need a method that hides the commodity; under the extraterritorial rule only
         relabel_origin passes a hub; a hub whose import cap is used up refuses declared goods."""
         L, p = self.layout, self.params
         K, R, NM = L.K, L.R, len(METHODS)
         via = L.route_via >= 0
         valid = np.ones((K, R, NM), bool)
         valid[:, ~via, :] &= ~p.method_transit_only[None, None, :]
+        direct_ctrl = ctrl.restricted[L.route_market].T & ~via[None, :]         # [K, R]
+        valid &= ~(direct_ctrl[:, :, None] & p.method_declares[None, None, :])
         extra = ctrl.extraterritorial[L.route_market].T & via[None, :]          # [K, R]
         relabel = np.zeros(NM, bool)
         relabel[M_RELABEL] = True
@@ -189,6 +200,69 @@ class SmugglingModel(mesa.Model):
         capped[:, via] = (self.cap_used_ytd[L.route_via[via]] >= p.import_cap[L.route_via[via]]).T
         valid &= ~(capped[:, :, None] & p.method_declares[None, None, :])
         return valid
+
+    def _core(self, t: int, valid, gray_exp, gray_supply, route_surge, restricted, arrivals, home,
+              u_choice, u_cp, u_arrest, ready) -> dict:
+        """MODEL.md §5 step 3 on arrays: choose -> depart -> cross_checkpoints -> offer_by_market ->
+        clear_markets -> sell_gray -> update_beliefs. Updates the smuggler arrays, observations and
+        inventories in place and returns the step's flows (t, USD) and cleared prices (USD/kg).
+        `arrivals` [M, K] t reach each market; its origin row becomes `home` [K] t less what smugglers
+        diverted. With core="reference", sim.reference.reference_core does the same in plain Python."""
+        if self.core == "reference":
+            return reference_core(self, t, valid, gray_exp, gray_supply, route_surge, restricted, arrivals, home,
+                                  u_choice, u_cp, u_arrest, ready)
+        L, p, sm = self.layout, self.params, self.sm
+        N, M, K, R, NCP = len(sm.status), L.M, L.K, L.R, L.NCP
+        NM = len(METHODS)
+        out_k, out_r, out_m = (np.empty(N, np.int64) for _ in range(3))
+        out_q, out_unit = np.empty(N), np.empty(N)
+        # choose and depart
+        kr.choose(sm.status, ready, sm.capital, sm.capacity, sm.risk_aversion, sm.a, sm.b, u_choice,
+                  valid, L.route_market, L.route_lane, L.route_ncp, p.commission, p.freight, p.method_cost,
+                  self.price[0], gray_exp, p.gray_markup, p.fine_multiple, p.arrest_prob, p.sentence_cost,
+                  p.temperature, p.risk_averse, out_k, out_r, out_m, out_q, out_unit)
+        departed = np.zeros((R, NM))
+        diverted = np.zeros(K)
+        spent = kr.depart(t, sm.status, sm.capital, sm.ship_k, sm.ship_r, sm.ship_m, sm.ship_q, sm.ship_unit,
+                          sm.ship_depart, sm.ship_pos, out_k, out_r, out_m, out_q, out_unit, gray_supply,
+                          departed, diverted)
+        # checkpoints
+        self.n_obs[:] = 0
+        crossing_t, crossing_cont = np.zeros(NCP), np.zeros(NCP)
+        seized_t, seizures = np.zeros((NCP, NM)), np.zeros((NCP, NM))
+        seizures_crm = np.zeros((NCP, R, NM))
+        delivered = np.zeros((R, NM, K))
+        transit_rec = np.zeros((len(L.countries), K))
+        seized_k = np.zeros(K)
+        fines, arrests = kr.cross_checkpoints(
+            t, self.horizon - 1, sm.status, sm.capital, sm.network, sm.ship_k, sm.ship_r, sm.ship_m, sm.ship_q,
+            sm.ship_depart, sm.ship_pos, sm.hold_q, sm.hold_k, sm.hold_mkt, sm.hold_comm,
+            L.route_cp, L.route_lane, L.route_cp_offset, L.route_ncp, L.route_market, L.route_via, L.cp_country, L.cp_kind,
+            p.commission, p.container_kg, p.cp_capacity, p.cp_legit, p.cp_detect, p.cp_coop,
+            p.cp_random_share, p.cp_corruption, p.cp_learn_w, p.cp_value_w, p.cp_restricted_w,
+            restricted, p.cp_anomaly_w,
+            p.cp_anomaly_on, p.cp_anomaly_thr, p.cp_tip_w, self.hits, self.tip_until, route_surge,
+            p.method_declares, self.price[0], p.fine_multiple, p.arrest_prob, p.sentence_steps,
+            sm.release_step, u_cp, u_arrest, self.obs_cp, self.obs_seized, self.n_obs,
+            crossing_t, crossing_cont, seized_t, seizures, seizures_crm, delivered, transit_rec, seized_k)
+        # markets: arrivals, gray offers, clearing, gray sales
+        arrivals[0] = np.maximum(home - diverted, 0.0)
+        offer = np.zeros((M, K))
+        kr.offer_by_market(sm.status, sm.hold_q, sm.hold_k, sm.hold_mkt, offer)
+        out = {k: np.zeros((M, K)) for k in ("price", "gray_price", "gray_sold", "consumption", "legal_use", "shortfall")}
+        kr.clear_markets(arrivals, offer, self.price, self.inventory, p.P0, p.D0, p.eps, p.stock_target, p.restock,
+                         p.buffer_share, p.gray_share, p.gray_discount, p.floor, p.cap, p.defense_share,
+                         out["price"], out["gray_price"], out["gray_sold"], out["consumption"], out["legal_use"],
+                         out["shortfall"])
+        revenue = kr.sell_gray(sm.status, sm.capital, sm.hold_q, sm.hold_k, sm.hold_mkt, sm.hold_comm,
+                               offer, out["gray_sold"], out["gray_price"])
+        if p.learning:
+            kr.update_beliefs(sm.status, sm.network, sm.a, sm.b, self.a0, self.b0, p.forgetting, p.network_share,
+                              p.public_share, self.obs_cp, self.obs_seized, self.n_obs, sm.ship_m, self.n_networks)
+        return dict(departed=departed, diverted=diverted, spent=spent, crossing_t=crossing_t,
+                    crossing_cont=crossing_cont, seized_t=seized_t, seizures=seizures, seizures_crm=seizures_crm,
+                    delivered=delivered, transit_rec=transit_rec, seized_k=seized_k, fines=fines, arrests=arrests,
+                    offer=offer, revenue=revenue, **out)
 
     def step(self) -> None:
         t, L, s = self.t, self.layout, self.scenario
@@ -203,13 +277,13 @@ class SmugglingModel(mesa.Model):
         for cls in (ExporterAgent, CustomsAgent, TransitCountryAgent, ProducerAgent):
             if cls in self.agents_by_type:
                 self.agents_by_type[cls].do("update")
-        N, M, K, R, NCP = len(sm.status), L.M, L.K, L.R, L.NCP
-        NM = len(METHODS)
+        N, M, K = len(sm.status), L.M, L.K
         # random draws for this step, fixed order and size
         u_choice = rng.random(N)
         u_cp = rng.random((4, N, 3))
         u_arrest = rng.random(N)
         u_entry = rng.random()
+        ready = rng.random(N) < p.ready_prob
 
         # 3a. legal exports under the control regime; gray supply from non-compliant exporters
         exports = p.F0 * ctrl.export_share
@@ -222,43 +296,7 @@ class SmugglingModel(mesa.Model):
         home = output - exports.sum(axis=0) - p.hub_imports.sum(axis=0)
         gray_supply = np.minimum((1 - self.compliance.mean()) * p.divertible_share * output,
                                  np.maximum(home, 0.0))
-        # 3b. smugglers choose and depart
-        valid = self._valid_options(ctrl)
-        gray_exp = np.where(p.gray_share > 0, self.gray_price, 0.0)
-        out_k, out_r, out_m = (np.empty(N, np.int64) for _ in range(3))
-        out_q, out_unit = np.empty(N), np.empty(N)
-        kr.choose(sm.status, sm.capital, sm.capacity, sm.risk_aversion, sm.a, sm.b, u_choice,
-                  valid, L.route_market, L.route_cp, L.route_ncp, p.commission, p.freight, p.method_cost,
-                  self.price[0], gray_exp, p.gray_markup, p.fine_multiple, p.arrest_prob, p.sentence_cost,
-                  p.temperature, p.risk_averse, out_k, out_r, out_m, out_q, out_unit)
-        departed = np.zeros((R, NM))
-        diverted = np.zeros(K)
-        spent = kr.depart(t, sm.status, sm.capital, sm.ship_k, sm.ship_r, sm.ship_m, sm.ship_q, sm.ship_unit,
-                          sm.ship_depart, sm.ship_pos, out_k, out_r, out_m, out_q, out_unit, gray_supply,
-                          departed, diverted)
-        # 3c. checkpoints
-        self.n_obs[:] = 0
-        route_surge = np.where(L.route_via >= 0, self.transit_ratio[np.maximum(L.route_via, 0)], 0.0)
-        crossing_t, crossing_cont = np.zeros(NCP), np.zeros(NCP)
-        seized_t, seizures = np.zeros((NCP, NM)), np.zeros((NCP, NM))
-        seizures_crm = np.zeros((NCP, R, NM))
-        delivered = np.zeros((R, NM, K))
-        transit_rec = np.zeros((len(L.countries), K))
-        seized_k = np.zeros(K)
-        fines, arrests = kr.cross_checkpoints(
-            t, self.horizon - 1, sm.status, sm.capital, sm.network, sm.ship_k, sm.ship_r, sm.ship_m, sm.ship_q,
-            sm.ship_depart, sm.ship_pos, sm.hold_q, sm.hold_k, sm.hold_mkt, sm.hold_comm,
-            L.route_cp, L.route_cp_offset, L.route_ncp, L.route_market, L.route_via, L.cp_country, L.cp_kind,
-            p.commission, p.container_kg, p.cp_capacity, p.cp_legit, p.cp_detect, p.cp_coop,
-            p.cp_random_share, p.cp_corruption, p.cp_learn_w, p.cp_value_w, p.cp_restricted_w,
-            ctrl.restricted[L.route_market].T.copy(), p.cp_anomaly_w,
-            p.cp_anomaly_on, p.cp_anomaly_thr, p.cp_tip_w, self.hits, self.tip_until, route_surge,
-            p.method_declares, self.price[0], p.fine_multiple, p.arrest_prob, p.sentence_steps,
-            sm.release_step, u_cp, u_arrest, self.obs_cp, self.obs_seized, self.n_obs,
-            crossing_t, crossing_cont, seized_t, seizures, seizures_crm, delivered, transit_rec, seized_k)
-        self.last_seizures_crm = seizures_crm
-        self.cap_used_ytd += transit_rec
-        # 3d. markets: arrivals, gray offers, clearing, gray sales
+        # 3b. legal arrivals (shipped lead_steps ago) and allied output
         H = self.pipeline.shape[0]
         legal_in = self.pipeline[t % H].copy()
         self.pipeline[t % H] = 0.0
@@ -267,25 +305,23 @@ class SmugglingModel(mesa.Model):
         prod_out = np.where(self.price[L.producer_market, L.producer_commodity] >= p.prod_cost, self.prod_capacity, 0.0)
         allied = p.other_supply.copy()
         np.add.at(allied, (L.producer_market, L.producer_commodity), prod_out)
-        arrivals = legal_in + allied
-        arrivals[0] = np.maximum(home - diverted, 0.0)
-        offer = np.zeros((M, K))
-        kr.offer_by_market(sm.status, sm.hold_q, sm.hold_k, sm.hold_mkt, offer)
-        out = {k: np.zeros((M, K)) for k in ("price", "gray_price", "gray_sold", "consumption", "legal_use", "shortfall")}
-        kr.clear_markets(arrivals, offer, self.price, self.inventory, p.P0, p.D0, p.eps, p.stock_target, p.restock,
-                         p.shortfall_cover, p.gray_share, p.gray_discount, p.floor, p.cap, p.defense_share,
-                         out["price"], out["gray_price"], out["gray_sold"], out["consumption"], out["legal_use"],
-                         out["shortfall"])
+        # 3c. the core: smugglers choose and depart, checkpoints, markets clear, gray sales, beliefs
+        route_surge = np.where(L.route_via >= 0, self.transit_ratio[np.maximum(L.route_via, 0)], 0.0)
+        out = self._core(t, self._valid_options(ctrl), np.where(p.gray_share > 0, self.gray_expected, 0.0), gray_supply,
+                         route_surge, ctrl.restricted[L.route_market].T.copy(), legal_in + allied, home,
+                         u_choice, u_cp, u_arrest, ready)
+        (departed, spent, crossing_t, crossing_cont, seized_t, seizures, delivered, transit_rec, seized_k, fines,
+         arrests, revenue) = (out[k] for k in ("departed", "spent", "crossing_t", "crossing_cont", "seized_t",
+                                               "seizures", "delivered", "transit_rec", "seized_k", "fines",
+                                               "arrests", "revenue"))
+        self.last_seizures_crm = out["seizures_crm"]
+        self.cap_used_ytd += transit_rec
         self.price, self.gray_price = out["price"], out["gray_price"]
+        self.gray_expected += p.price_learning * (self.gray_price - self.gray_expected)
         self.price_hist[t] = self.price
         self.gray_share_last = np.divide(out["gray_sold"], out["consumption"],
                                          out=np.zeros((M, K)), where=out["consumption"] > 0)
-        revenue = kr.sell_gray(sm.status, sm.capital, sm.hold_q, sm.hold_k, sm.hold_mkt, sm.hold_comm,
-                               offer, out["gray_sold"], self.gray_price)
-        # 3e. beliefs, entry, release
-        if p.learning:
-            kr.update_beliefs(sm.status, sm.network, sm.a, sm.b, self.a0, self.b0, p.forgetting, p.network_share,
-                              p.public_share, self.obs_cp, self.obs_seized, self.n_obs, sm.ship_m, self.n_networks)
+        # 3d. entry, release
         released = (sm.status == kr.JAILED) & (sm.release_step <= t)
         sm.status[released] = kr.ACTIVE
         operating = int(np.count_nonzero((sm.status == kr.SHIPPING) | (sm.status == kr.SELLING)))

@@ -41,6 +41,9 @@ class Layout:
     cp_country: np.ndarray           # [NCP] country index
     cp_kind: np.ndarray              # [NCP] IMPORT or EXPORT
     cp_names: list[str]              # "CN:export"
+    route_lane: np.ndarray           # [R, 4] belief lane: checkpoint x declared consignee, -1 padded
+    lane_country: np.ndarray         # [NL] country index of the lane's customs
+    lane_names: list[str]            # "CN:export>TH"
     producers: list[str]
     producer_market: np.ndarray      # [P] market index
     producer_commodity: np.ndarray   # [P]
@@ -71,6 +74,7 @@ def build_layout(s: Scenario) -> Layout:
     markets = [origin] + s.ids("destination")
     mi = {c: i for i, c in enumerate(markets)}
     cps: list[tuple[int, int]] = []
+    lanes: list[tuple[int, int]] = []   # (checkpoint, declared consignee country)
 
     def cp(country: str, kind: int) -> int:
         key = (ci[country], kind)
@@ -81,6 +85,7 @@ def build_layout(s: Scenario) -> Layout:
     routes = list(s.routes)
     R = len(routes)
     route_cp = -np.ones((R, MAX_CP), np.int64)
+    route_lane = -np.ones((R, MAX_CP), np.int64)
     offs = np.zeros((R, MAX_CP), np.int64)
     ncp = np.zeros(R, np.int64)
     via = -np.ones(R, np.int64)
@@ -97,6 +102,11 @@ def build_layout(s: Scenario) -> Layout:
         for j, (c, kind, off) in enumerate(seq):
             route_cp[r, j] = cp(c, kind)
             offs[r, j] = off
+            # smugglers tell apart exports declared to a hub from exports declared to the destination
+            consignee = ci[rt.via] if (rt.via and j == 0) else (ci[c] if kind == IMPORT else ci[rt.destination])
+            if (route_cp[r, j], consignee) not in lanes:
+                lanes.append((route_cp[r, j], consignee))
+            route_lane[r, j] = lanes.index((route_cp[r, j], consignee))
         ncp[r] = len(seq)
     lead = np.zeros(len(markets), np.int64)
     for d in markets[1:]:
@@ -109,6 +119,9 @@ def build_layout(s: Scenario) -> Layout:
         route_ncp=ncp, cp_country=np.array([c for c, _ in cps], np.int64),
         cp_kind=np.array([k for _, k in cps], np.int64),
         cp_names=[f"{C[c]}:{'export' if k == EXPORT else 'import'}" for c, k in cps],
+        route_lane=route_lane,
+        lane_country=np.array([cps[c][0] for c, _ in lanes], np.int64),
+        lane_names=[f"{C[cps[c][0]]}:{'export>' + C[d] if cps[c][1] == EXPORT else 'import'}" for c, d in lanes],
         producers=prods,
         producer_market=np.array([mi[s.producers[p].market] for p in prods], np.int64),
         producer_commodity=np.array([K.index(s.producers[p].commodity) for p in prods], np.int64),
@@ -125,8 +138,10 @@ class Params:
     D0: np.ndarray                  # t/step
     eps: np.ndarray                 # [K]
     stock_target: np.ndarray        # t
+    stock_initial: np.ndarray       # t
+    price_initial: np.ndarray       # USD/kg
     restock: np.ndarray
-    shortfall_cover: np.ndarray
+    buffer_share: np.ndarray
     defense_share: np.ndarray
     gray_share: np.ndarray
     gray_discount: np.ndarray
@@ -177,6 +192,8 @@ class Params:
     sentence_steps: int
     # smugglers' behaviour
     temperature: float
+    ready_prob: float               # per step
+    price_learning: float           # per step
     logit: bool
     risk_averse: bool
     learning: bool
@@ -247,7 +264,10 @@ def build_params(s: Scenario, L: Layout) -> Params:
     return Params(
         P0=grid("ref_price_usd_kg"), D0=D0, eps=np.array([s.commodities[k].elasticity for k in L.commodities]),
         stock_target=grid("stock_cover_days") / s.days_per_step * D0, restock=grid("restock_speed"),
-        shortfall_cover=grid("shortfall_cover"), defense_share=grid("defense_share"),
+        price_initial=grid("initial_price_index") * grid("ref_price_usd_kg"),
+        stock_initial=np.array([[x.stock_cover_days if x.initial_stock_days is None else x.initial_stock_days
+                                 for x in row] for row in mk]) / s.days_per_step * D0,
+        buffer_share=grid("buffer_share"), defense_share=grid("defense_share"),
         gray_share=grid("gray_share"), gray_discount=grid("gray_discount"), floor=grid("price_floor"),
         cap=grid("price_cap"), F0=F0, other_supply=other, hub_imports=hub, origin_output=origin_output,
         import_cap=icap, container_kg=np.array([s.commodities[k].container_load_kg for k in L.commodities]),
@@ -280,7 +300,9 @@ def build_params(s: Scenario, L: Layout) -> Params:
         origin_trace_tags="trace_tags" in oc.technologies,
         fine_multiple=s.penalties.fine_multiple, arrest_prob=s.penalties.arrest_prob,
         sentence_steps=int(math.ceil(s.penalties.sentence_years / yr)),
-        temperature=sm.temperature_usd if sm.logit else 0.0, logit=sm.logit and sm.temperature_usd > 0,
+        temperature=sm.temperature_usd if sm.logit else 0.0,
+        ready_prob=min(1.0, sm.trips_per_week * s.days_per_step / 7.0),
+        price_learning=1.0 - (1.0 - sm.price_learning) ** (s.days_per_step / 7.0), logit=sm.logit and sm.temperature_usd > 0,
         risk_averse=sm.risk_averse, learning=sm.learning, forgetting=sm.forgetting,
         network_share=sm.network_share, public_share=sm.public_share,
         sentence_cost=s.penalties.sentence_years * sm.freedom_value_usd_per_year,

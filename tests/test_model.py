@@ -49,18 +49,19 @@ def test_v2_clearing_price_steady_state(eps, share):
 
 
 def becker_scenario(p_true: float):
-    """One direct route, one usable method (undervalue), risk-neutral best response, beliefs fixed
+    """One direct route, one usable method (mislabel), risk-neutral best response, beliefs fixed
     at the true interdiction probability p_true (inspection certain, detection p_true)."""
-    costly = {f"methods.{m}.cost_usd_kg": 1e6 for m in ("mislabel", "mix_scrap", "shielded")}
+    costly = {f"methods.{m}.cost_usd_kg": 1e6 for m in ("undervalue", "mix_scrap", "shielded")}
     return tiny({
         **BAN, **costly, "steps": 2,
         "markets.US.sb.ref_price_usd_kg": 40.0,
         "smugglers.initial": 5, "smugglers.pool": 0, "smugglers.capital_usd": 1e12,
         "smugglers.capital_spread": 0.0, "smugglers.capacity_spread": 0.0,
         "smugglers.risk_averse": False, "smugglers.logit": False, "smugglers.learning": False,
+        "smugglers.trips_per_week": 1.0,
         "smugglers.prior_by_country": {"CN": p_true, "US": 0.0},
         "customs.CN.capacity_per_week": 1e12, "customs.CN.random_share": 1.0,
-        "customs.CN.technologies": ["document_check"], "eff.document_check.undervalue": p_true,
+        "customs.CN.technologies": ["document_check"], "eff.document_check.mislabel": p_true,
         "customs.US.capacity_per_week": 0.0,
     }, drop=("routes.via-TH", "routes.via-MY"))
 
@@ -72,7 +73,7 @@ def test_v3_becker_deterrence_threshold():
     q_kg = s.smugglers.capacity_t * 1000
     G = (1 - mk.gray_discount) * mk.ref_price_usd_kg
     unit = o.ref_price_usd_kg * (1 + s.exporters.gray_markup) + s.routes["direct"].freight_usd_kg \
-        + s.methods["undervalue"].cost_usd_kg
+        + s.methods["mislabel"].cost_usd_kg
     gain = q_kg * (G - unit)
     loss = q_kg * unit + s.penalties.fine_multiple * q_kg * o.ref_price_usd_kg \
         + s.penalties.arrest_prob * s.penalties.sentence_years * s.smugglers.freedom_value_usd_per_year
@@ -178,7 +179,7 @@ def test_agents_are_views_and_registered():
     ag = next(iter(smugglers))
     m.sm.capital[ag.idx] = 123.0
     assert ag.capital_usd == 123.0
-    assert 0.0 <= ag.belief("CN:export", "mislabel") <= 1.0
+    assert 0.0 <= ag.belief("CN:export>US", "mislabel") <= 1.0
     buyer = next(iter(m.agents_by_type[BuyerAgent]))
     assert buyer.stock_cover_days == pytest.approx(
         m.inventory[buyer.market, buyer.commodity] / m.params.D0[buyer.market, buyer.commodity] * 7)

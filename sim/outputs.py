@@ -1,0 +1,204 @@
+"""The results folder of a run, written atomically, and the KPI summary table.
+
+    results/<scenario-name>/<run-id>/
+        manifest.json        what was run: resolved scenario, seeds, versions, times, command
+        timeseries.parquet   every replicate, long format (see CONTRACTS / results/README.md)
+        kpis.csv             one row per replicate, then rows mean, p05, p95
+        kpis.json            {"per_replicate": [...], "summary": {kpi: {mean, p05, p95}}}
+        *.png                charts (sim.plots)
+
+The folder is first written as `.<run-id>.partial` next to its final place and renamed
+with os.replace only when complete, so a crash or Ctrl-C never leaves a half-written run
+under a real run id; readers ignore names starting with a dot. In JSON files NaN is
+written as null and infinity as the string "inf" (pydantic reads "inf" back as a float).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import platform
+import re
+import secrets
+import shutil
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+SUMMARY_ROWS = ("mean", "p05", "p95")
+DEPENDENCIES = ("numpy", "numba", "mesa", "pandas", "pyarrow", "pydantic", "matplotlib")
+
+
+def new_run_id() -> str:
+    """UTC time plus 6 random hex digits, e.g. 20250301T141502Z-a3f9c1: sortable and unique."""
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def jsonable(x):
+    """Make `x` standard JSON: NaN -> None, +-inf -> "inf"/"-inf", dates -> ISO text."""
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, float) or (hasattr(x, "dtype") and getattr(x, "ndim", 1) == 0):
+        x = x.item() if hasattr(x, "item") else x
+        if isinstance(x, float) and not math.isfinite(x):
+            return None if math.isnan(x) else ("inf" if x > 0 else "-inf")
+        return x
+    if isinstance(x, (dt.date, dt.datetime)):
+        return x.isoformat()
+    return x
+
+
+# ---------------------------------------------------------------- KPIs ---------------
+def kpi_table(results) -> pd.DataFrame:
+    """KPIs per replicate (column `replicate`), then rows "mean", "p05", "p95" (NaN-skipping)."""
+    per = pd.DataFrame([{"replicate": r.replicate, **r.kpis} for r in sorted(results, key=lambda r: r.replicate)])
+    values = per.drop(columns="replicate").astype(float)
+    stats = pd.DataFrame([values.mean(), values.quantile(0.05), values.quantile(0.95)])
+    stats.insert(0, "replicate", list(SUMMARY_ROWS))
+    per["replicate"] = per["replicate"].astype(object)
+    return pd.concat([per, stats], ignore_index=True)
+
+
+def kpi_unit(name: str) -> tuple[str, float]:
+    """(unit, display scale) inferred from a KPI name: _t t, _usd USD, _share/_rate %, ..."""
+    if name.startswith("weeks_"):
+        return "weeks", 1.0
+    for suffix, unit, scale in (("_usd_kg", "USD/kg", 1.0), ("_t", "t", 1.0), ("_usd", "USD", 1.0),
+                                ("_index", "x", 1.0), ("_surge", "x", 1.0), ("_share", "%", 100.0),
+                                ("_rate", "%", 100.0), ("_days", "days", 1.0)):
+        if name.endswith(suffix):
+            return unit, scale
+    return "", 1.0
+
+
+def fmt_number(v: float) -> str:
+    """Readable number: thousands separators when large, about 3 significant digits else."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    a = abs(v)
+    if a == 0:
+        return "0"
+    if math.isinf(a):
+        return "inf" if v > 0 else "-inf"
+    if a >= 100:
+        return f"{v:,.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3g}"
+
+
+def format_summary(kpi_df: pd.DataFrame) -> str:
+    """Plain aligned text table: KPI, unit, mean, 5 %, 95 % (shares shown in %)."""
+    stats = kpi_df.set_index(kpi_df["replicate"].astype(str))
+    rows = [("KPI", "unit", "mean", "5 %", "95 %")]
+    for k in (c for c in kpi_df.columns if c != "replicate"):
+        unit, scale = kpi_unit(k)
+        rows.append((k, unit, *(fmt_number(float(stats.at[s, k]) * scale) for s in SUMMARY_ROWS)))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  " +
+                     "  ".join(f"{x:>{w}}" for x, w in zip(r[2:], widths[2:])) for r in rows)
+
+
+# ---------------------------------------------------------------- manifest -----------
+def versions() -> dict[str, str]:
+    """Python, this package and its main dependencies (those installed)."""
+    from sim import __version__
+    out = {"python": platform.python_version(), "sim": __version__}
+    for name in DEPENDENCIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def git_commit() -> str | None:
+    """HEAD of the repository holding this package, or None (no git, no repo, no commit)."""
+    try:
+        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent.parent,
+                           capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else None
+
+
+def manifest(scenario, results, argv, started: dt.datetime, ended: dt.datetime, extra=None) -> dict:
+    """Everything needed to know what was run and to run it again."""
+    reps = sorted(r.replicate for r in results)
+    events = sorted(({"id": eid, "label": e.label, "step": scenario.event_step(e),
+                      "date": scenario.date_of(scenario.event_step(e)).isoformat()}
+                     for eid, e in scenario.events.items()), key=lambda e: e["step"])
+    out = {
+        "scenario_name": scenario.name,
+        "command_line": list(argv),
+        "started": started.isoformat(), "ended": ended.isoformat(),
+        "duration_s": round((ended - started).total_seconds(), 3),
+        "replicates": len(reps), "steps": scenario.steps,
+        "start_date": scenario.start_date.isoformat(), "days_per_step": scenario.days_per_step,
+        "master_seed": scenario.seed,
+        # == numpy SeedSequence(master_seed).spawn(n)[r] for any n (see sim.runner.replicate_seed)
+        "replicate_seeds": [{"replicate": r, "entropy": scenario.seed, "spawn_key": [r]} for r in reps],
+        "events": events,
+        "versions": versions(),
+    }
+    commit = git_commit()
+    if commit:
+        out["git_commit"] = commit
+    out["scenario"] = scenario.model_dump(mode="json")
+    out.update(extra or {})
+    return jsonable(out)
+
+
+# ---------------------------------------------------------------- writing ------------
+def folder_name(name: str) -> str:
+    """A scenario name made safe as a folder name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "scenario"
+
+
+def _write_json(path: Path, obj) -> None:
+    path.write_text(json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def write_run(scenario, results, out_root, argv, started, ended, extra_manifest=None,
+              before_commit=None) -> Path:
+    """Write results/<scenario>/<run-id>/ atomically and return its path.
+
+    `results`: objects with .replicate, .timeseries (long-format DataFrame), .kpis (dict).
+    `before_commit(partial_dir)`, if given, runs last inside the partial folder (charts),
+    so the final folder appears complete or not at all. On any error or Ctrl-C the partial
+    folder is removed and the exception re-raised.
+    """
+    if not results:
+        raise ValueError("no replicate results to write")
+    parent = Path(out_root) / folder_name(scenario.name)
+    parent.mkdir(parents=True, exist_ok=True)
+    run_id = new_run_id()
+    partial, final = parent / f".{run_id}.partial", parent / run_id
+    partial.mkdir()
+    try:
+        _write_json(partial / "manifest.json",
+                    {"run_id": run_id, **manifest(scenario, results, argv, started, ended, extra_manifest)})
+        ts = pd.concat([r.timeseries for r in sorted(results, key=lambda r: r.replicate)], ignore_index=True)
+        ts.to_parquet(partial / "timeseries.parquet", index=False)
+        table = kpi_table(results)
+        table.to_csv(partial / "kpis.csv", index=False)
+        per = table[~table["replicate"].isin(SUMMARY_ROWS)]
+        stats = table.set_index(table["replicate"].astype(str)).loc[list(SUMMARY_ROWS)].drop(columns="replicate")
+        _write_json(partial / "kpis.json", {
+            "per_replicate": per.to_dict(orient="records"),
+            "summary": {k: {s: stats.at[s, k] for s in SUMMARY_ROWS} for k in stats.columns}})
+        if before_commit is not None:
+            before_commit(partial)
+        os.replace(partial, final)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return final
