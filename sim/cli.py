@@ -30,7 +30,7 @@ EXTRA_COMMANDS: list[tuple[str, str, str]] = [
     ("sweep", "sim.experiments.cli", "run a parameter sweep (grid, Latin hypercube or Sobol)"),
     ("plot", "sim.plots.cli", "redraw charts of a results folder"),
     ("brief", "sim.plots.cli", "write a PDF briefing from results"),
-    # ("validate-facts", "sim.validation", "check the seed's stylized facts"),
+    ("validate-facts", "sim.validation", "check the seed's stylized facts S1-S7 and write the report"),
 ]
 
 RAW = argparse.RawDescriptionHelpFormatter

@@ -31,7 +31,7 @@ PLACEHOLDERS = {"commodities": "<commodity>", "countries": "<country>", "markets
                 "customs": "<country>", "routes": "<route>", "controls": "<control>", "events": "<event>"}
 
 # Key-name endings -> unit (checked in order, longest first where they overlap).
-NAME_UNITS = (("_usd_kg", "USD/kg"), ("_usd_per_year", "USD/yr"), ("_t_per_year", "t/yr"),
+NAME_UNITS = (("days_per_step", "days"), ("_usd_kg", "USD/kg"), ("_usd_per_year", "USD/yr"), ("_t_per_year", "t/yr"),
               ("_per_year", "per yr"), ("_per_week", "per week"), ("_kg", "kg"), ("_usd", "USD"),
               ("_t", "t"), ("_years", "yr"), ("_weeks", "weeks"), ("_days", "days"), ("_steps", "steps"),
               ("_step", "step"))
@@ -196,6 +196,8 @@ def default(f: FieldInfo) -> str:
         return "true" if v else "false"
     if isinstance(v, str):
         return f'`"{v}"`'
+    if isinstance(v, schema.dt.date):
+        return f"`{v.isoformat()}`"
     if isinstance(v, list):
         return "`[" + ", ".join(f'"{x}"' for x in v) + "]`"
     if isinstance(v, dict):
@@ -216,13 +218,13 @@ def model_table(model: type[BaseModel]) -> list[str]:
     return rows
 
 
-def _models_of(tp, depth=0):
+def models_of(tp, depth=0):
     """(model, id levels) for a field: Model, dict[str, Model], dict[str, dict[str, Model]]."""
     tp = _unwrap(tp)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return tp, depth
     if typing.get_origin(tp) is dict:
-        return _models_of(typing.get_args(tp)[1], depth + 1)
+        return models_of(typing.get_args(tp)[1], depth + 1)
     return None, depth
 
 
@@ -230,7 +232,7 @@ def generate() -> str:
     """The whole reference page as markdown."""
     out = [INTRO, "## Top-level keys", "", *model_table(schema.Scenario), ""]
     for name, f in schema.Scenario.model_fields.items():
-        model, depth = _models_of(f.annotation)
+        model, depth = models_of(f.annotation)
         if model is None:
             continue
         header = f"[{name}.{PLACEHOLDERS.get(name, '<id>')}]" if depth else f"[{name}]"

@@ -147,7 +147,8 @@ def depart(t, status, capital, ship_k, ship_r, ship_m, ship_q, ship_unit, ship_d
         ship_unit[i] = out_unit[i]
         ship_depart[i] = t
         ship_pos[i] = 0
-        cost = q * KG_PER_T * out_unit[i]
+        # q may be capital / unit: never pay more than is held (q x unit can exceed it by a rounding residue)
+        cost = min(q * KG_PER_T * out_unit[i], capital[i])
         capital[i] -= cost
         spent += cost
         departed_t[out_r[i], out_m[i]] += q

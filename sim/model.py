@@ -316,6 +316,9 @@ class SmugglingModel(mesa.Model):
                                                "arrests", "revenue"))
         self.last_seizures_crm = out["seizures_crm"]
         self.cap_used_ytd += transit_rec
+        # defense buyers use legal arrivals and stock, but no origin goods when military users are excluded
+        defense_supply = out["legal_use"] - legal_in * ctrl.military_blocked
+        shortfall = np.maximum(p.defense_share * p.D0 - defense_supply, 0.0)
         self.price, self.gray_price = out["price"], out["gray_price"]
         self.gray_expected += p.price_learning * (self.gray_price - self.gray_expected)
         self.price_hist[t] = self.price
@@ -340,7 +343,7 @@ class SmugglingModel(mesa.Model):
         self.recorder.record(t, dict(
             exports=exports, legal_in=legal_in, allied=allied, delivered=delivered, departed=departed,
             crossing_t=crossing_t, crossing_cont=crossing_cont, seized_t=seized_t, seizures=seizures,
-            transit_rec=transit_rec, shortfall=out["shortfall"], gray_sold=out["gray_sold"],
+            transit_rec=transit_rec, shortfall=shortfall, gray_sold=out["gray_sold"],
             consumption=out["consumption"], fines=fines, arrests=arrests, entries=entries, revenue=revenue,
             spent=spent, operating=operating))
         self.datacollector.collect(self)

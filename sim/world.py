@@ -321,6 +321,7 @@ class ControlState:
     restricted: np.ndarray       # [M, K] bool: regime is license or ban
     extraterritorial: np.ndarray  # [M, K] bool
     quota: np.ndarray            # [M, K] t/yr
+    military_blocked: np.ndarray  # [M, K] bool: military users get no origin goods (ban, or licences exclude them)
 
 
 def controls_at(s: Scenario, L: Layout, step: int) -> ControlState:
@@ -330,6 +331,7 @@ def controls_at(s: Scenario, L: Layout, step: int) -> ControlState:
     restricted = np.zeros((M, K), bool)
     extra = np.zeros((M, K), bool)
     quota = np.full((M, K), np.inf)
+    blocked = np.zeros((M, K), bool)
     for c in s.controls.values():
         start = s.control_step(c)
         if step < start:
@@ -343,10 +345,11 @@ def controls_at(s: Scenario, L: Layout, step: int) -> ControlState:
                 restricted[m, k] = c.regime != "open"
                 extra[m, k] = c.extraterritorial and c.regime != "open"
                 quota[m, k] = c.quota_t_per_year if c.regime == "license" else np.inf
+                blocked[m, k] = c.regime == "ban" or (c.regime == "license" and c.military_share > 0)
                 if c.regime == "open":
                     share[m, k] = 1.0
                 elif c.regime == "ban":
                     share[m, k] = 0.0
                 else:  # licences come through `delay_steps` after the control starts
                     share[m, k] = 0.0 if step < start + c.delay_steps else (1 - c.military_share) * c.approval_rate
-    return ControlState(share, restricted, extra, quota)
+    return ControlState(share, restricted, extra, quota, blocked)
