@@ -112,7 +112,7 @@ class BuyerAgent(mesa.Agent):
     def stock_cover_days(self) -> float:
         m = self.model
         d0 = m.params.D0[self.market, self.commodity]
-        return float(m.inventory[self.market, self.commodity] / d0 * m.scenario.days_per_step)
+        return float(m.inventory[self.market, self.commodity] / d0 * m.spec.days_per_step)
 
 
 class ProducerAgent(mesa.Agent):

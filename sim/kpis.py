@@ -22,7 +22,7 @@ def rolling_mean(x: np.ndarray, w: int = 4) -> np.ndarray:
 def focus(model) -> tuple[int, int]:
     """(market, commodity) the headline price KPIs describe: the scenario's restricted_focus
     destination (default the first), and the first commodity ever controlled there."""
-    s, L = model.scenario, model.layout
+    s, L = model.spec, model.layout
     mk = L.markets.index(s.restricted_focus) if s.restricted_focus else 1
     for c in s.controls.values():
         if c.regime != "open" and c.destination in ("all", L.markets[mk]):
@@ -32,7 +32,7 @@ def focus(model) -> tuple[int, int]:
 
 def restricted_cells(model) -> np.ndarray:
     """[M, K] bool: (destination, commodity) pairs under a licence or ban at any time."""
-    s, L = model.scenario, model.layout
+    s, L = model.spec, model.layout
     out = np.zeros((L.M, L.K), bool)
     for c in s.controls.values():
         if c.regime == "open":
@@ -60,7 +60,7 @@ def weeks_to_halve(series: np.ndarray, event_step: int, days_per_step: int) -> f
 
 
 def compute_kpis(model) -> dict[str, float]:
-    a, p, L, s = model.recorder.a, model.params, model.layout, model.scenario
+    a, p, L, s = model.recorder.a, model.params, model.layout, model.spec
     T = model.recorder.n
     a = {k: v[:T] for k, v in a.items()}
     mk, k = focus(model)

@@ -70,15 +70,22 @@ def apply_settings(data: dict, settings: dict) -> dict:
 
 
 class SmugglingModel(mesa.Model):
-    """Critical-mineral smuggling under export controls (MODEL.md)."""
+    """Critical-mineral smuggling under export controls (MODEL.md).
 
-    def __init__(self, scenario: Scenario, replicate: int = 0, steps: int | None = None, core: str = "numba"):
-        """core: "numba" (the compiled kernels) or "reference" (sim.reference, plain Python, same results)."""
-        super().__init__(rng=np.random.default_rng(replicate_seed(scenario.seed, replicate)))
+    `self.spec` is the validated Scenario in force (events replace it); the name avoids
+    Mesa 3.5's own `Model.scenario` property."""
+
+    def __init__(self, scenario: Scenario, replicate: int = 0, steps: int | None = None, core: str = "numba",
+                 rng: int | None = None):
+        """core: "numba" (the compiled kernels) or "reference" (sim.reference, plain Python, same results).
+        rng: an integer master seed replacing scenario.seed (as `mesa.batch_run` passes it); the run's
+        Generator is always SeedSequence(master seed, spawn_key=(replicate,))."""
+        master = scenario.seed if rng is None else int(rng)
+        super().__init__(rng=np.random.default_rng(replicate_seed(master, replicate)))
         if core not in ("numba", "reference"):
             raise ValueError(f"core must be 'numba' or 'reference', not {core!r}")
         self.core = core
-        self.scenario = scenario
+        self.spec = scenario
         self.replicate = replicate
         self.horizon = steps if steps is not None else scenario.steps
         self.t = 0
@@ -174,11 +181,11 @@ class SmugglingModel(mesa.Model):
         fired = [eid for st, eid in self.events if st == self.t]
         if not fired:
             return
-        data = self.scenario.model_dump()
+        data = self.spec.model_dump()
         for eid in fired:
-            apply_settings(data, self.scenario.events[eid].set)
-        self.scenario = Scenario.model_validate(data)
-        self.params = build_params(self.scenario, self.layout)
+            apply_settings(data, self.spec.events[eid].set)
+        self.spec = Scenario.model_validate(data)
+        self.params = build_params(self.spec, self.layout)
 
     def _valid_options(self, ctrl) -> np.ndarray:
         """valid[k, r, m]: transit-only methods need a hub; a declaration naming a controlled
@@ -265,14 +272,14 @@ class SmugglingModel(mesa.Model):
                     offer=offer, revenue=revenue, **out)
 
     def step(self) -> None:
-        t, L, s = self.t, self.layout, self.scenario
+        t, L, s = self.t, self.layout, self.spec
         if t > 0 and s.date_of(t).year != s.date_of(t - 1).year:
             self.licensed_ytd[:] = 0.0
             self.cap_used_ytd[:] = 0.0
         # 1. events
         self._apply_events()
         p, sm, rng = self.params, self.sm, self.rng
-        ctrl = controls_at(self.scenario, L, t)
+        ctrl = controls_at(self.spec, L, t)
         # 2. institutional agents
         for cls in (ExporterAgent, CustomsAgent, TransitCountryAgent, ProducerAgent):
             if cls in self.agents_by_type:

@@ -54,7 +54,7 @@ class Recorder:
         inspected = np.minimum(p.cp_capacity, p.cp_legit + d["crossing_cont"])
         a["inspections"][t] = inspected
         a["transit_imports"][t] = p.hub_imports + d["transit_rec"]
-        a["cover"][t] = m.inventory / p.D0 * m.scenario.days_per_step
+        a["cover"][t] = m.inventory / p.D0 * m.spec.days_per_step
         a["shortfall"][t] = d["shortfall"]
         a["gray_sold"][t] = d["gray_sold"]
         a["active"][t] = d["operating"]
@@ -71,7 +71,7 @@ class Recorder:
         """The long-format table of MODEL.md §6 for the steps run so far."""
         m, L = self.model, self.model.layout
         T = self.n
-        dates = pd.to_datetime([m.scenario.date_of(t) for t in range(T)])
+        dates = pd.to_datetime([m.spec.date_of(t) for t in range(T)])
         transit_rows = [L.countries.index(c) for c in L.transits]
         spec = [  # metric, array, key names of the trailing axes, labels per axis
             ("price_usd_kg", "price", ("market", "commodity"), (L.markets, L.commodities)),

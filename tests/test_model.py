@@ -191,8 +191,8 @@ def test_mesa_batch_run_two_values_two_seeds():
                           iterations=1, max_steps=8, number_processes=1, display_progress=False)
     df = pd.DataFrame(rows)
     assert df["replicate"].nunique() == 2
-    assert df["Step"].max() == 7
+    assert df["Step"].max() in (7, 8)  # the last of 8 steps: Mesa 3.3 counts from 0, Mesa 3.5 from 1
     assert {"illicit_delivered_t", "active_smugglers", "destination_price_index"} <= set(df.columns)
     assert np.isfinite(df["destination_price_index"]).all() and (df["destination_price_index"] > 0).all()
-    last = df[df["Step"] == 7]
+    last = df[df["Step"] == df["Step"].max()]
     assert len(last) == 4
