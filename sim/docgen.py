@@ -31,7 +31,8 @@ PLACEHOLDERS = {"commodities": "<commodity>", "countries": "<country>", "markets
                 "customs": "<country>", "routes": "<route>", "controls": "<control>", "events": "<event>"}
 
 # Key-name endings -> unit (checked in order, longest first where they overlap).
-NAME_UNITS = (("days_per_step", "days"), ("_usd_kg", "USD/kg"), ("_usd_per_year", "USD/yr"), ("_t_per_year", "t/yr"),
+NAME_UNITS = (("days_per_step", "days"), ("_usd_kg", "USD/kg"), ("_usd_per_year", "USD/yr"),
+              ("_t_per_year", "t/yr"),
               ("_per_year", "per yr"), ("_per_week", "per week"), ("_kg", "kg"), ("_usd", "USD"),
               ("_t", "t"), ("_years", "yr"), ("_weeks", "weeks"), ("_days", "days"), ("_steps", "steps"),
               ("_step", "step"))

@@ -1,0 +1,259 @@
+"""Generate scenarios/template.toml: a runnable scenario that lists every key of the format.
+
+    python -m sim.template            # print it
+    python -m sim.template --write    # write scenarios/template.toml
+
+The world is WORLD below (CN origin, TH transit, US destination, one commodity, a licence
+control, one event). Every key it leaves out is written with its default, so the file is
+the fully resolved scenario; each key gets a comment with its meaning, unit, default and
+range, taken from the pydantic models in sim.schema through the helpers of sim.docgen.
+Keys that cannot be given together with another (`from_step` and `from_date`, an event's
+`step` and `date`) are written commented out, marked `# instead of <other key>`.
+A test keeps the committed file in step with the models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from sim import docgen
+from sim.schema import Scenario, check_references
+from sim.scenario import _key, _lit
+
+TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "scenarios" / "template.toml"
+REGENERATE = "python -m sim.template --write"
+WIDTH = 100
+
+# The example world. Values not given here are written with their defaults.
+WORLD: dict = {
+    "name": "template",
+    "description": "Template: every scenario key with its unit, default and range "
+                   "(copy it to start a scenario)",
+    "question": "How much antimony reaches the US through Thailand under a licence regime, "
+                "and how much does a crackdown at Chinese ports cut it?",
+    "start_date": dt.date(2024, 1, 1),
+    "steps": 52,
+    "replicates": 4,
+    "headline_event": "crackdown",
+    "restricted_focus": "US",
+    "commodities": {"sb2o3": {"name": "Antimony trioxide", "elasticity": 0.3}},
+    "countries": {
+        "CN": {"name": "China", "roles": ["origin"], "cooperation": 1.0, "lon": 116.4, "lat": 39.9},
+        "TH": {"name": "Thailand", "roles": ["transit"], "commission": 0.13, "cooperation": 0.1,
+               "import_cap_t_per_year": {"sb2o3": 5000.0}, "baseline_imports_t_per_year": {"sb2o3": 300.0},
+               "lon": 100.5, "lat": 13.8},
+        "US": {"name": "United States", "roles": ["destination"], "lon": -77.0, "lat": 38.9},
+    },
+    "markets": {
+        "CN": {"sb2o3": {"ref_price_usd_kg": 10.0, "ref_demand_t_per_year": 60000.0,
+                         "initial_stock_days": 30.0, "restock_speed": 0.05}},
+        "US": {"sb2o3": {"ref_price_usd_kg": 11.5, "ref_demand_t_per_year": 25000.0,
+                         "imports_from_origin_t_per_year": 18000.0, "initial_stock_days": 30.0,
+                         "restock_speed": 0.05, "defense_share": 0.05, "gray_share": 0.6, "price_cap": 6.0}},
+    },
+    "producers": {"US_smelter": {"country": "US", "market": "US", "commodity": "sb2o3",
+                                 "capacity_t_per_year": 1500.0, "unit_cost_usd_kg": 16.0,
+                                 "expansion_t_per_year": 1500.0, "whistleblower": True,
+                                 "tip_rate_per_year": 12.0, "tip_to": "CN"}},
+    "smugglers": {"prior_by_country": {"TH": 0.02}},
+    "customs": {
+        "CN": {"capacity_per_week": 400.0, "legit_containers_per_week": 20000.0,
+               "technologies": ["xray", "density_scan", "document_check"]},
+        "TH": {"capacity_per_week": 150.0, "legit_containers_per_week": 8000.0},
+        "US": {"capacity_per_week": 300.0, "legit_containers_per_week": 15000.0},
+    },
+    "routes": {
+        "CN-US": {"destination": "US", "leg1_steps": 3, "freight_usd_kg": 0.3},
+        "CN-TH-US": {"destination": "US", "via": "TH", "leg1_steps": 1, "leg2_steps": 3,
+                     "freight_usd_kg": 0.5},
+    },
+    "controls": {"licence": {"commodity": "sb2o3", "destination": "US", "regime": "license",
+                             "approval_rate": 0.3, "quota_t_per_year": 8000.0, "military_share": 0.05,
+                             "from_date": dt.date(2024, 3, 4)}},
+    "events": {"crackdown": {"label": "Crackdown at Chinese ports", "date": dt.date(2024, 9, 2),
+                             "set": {"customs.CN.capacity_per_week": 900.0, "penalties.arrest_prob": 0.5}}},
+}
+
+# Optional keys written commented out because their partner is given: key -> partner.
+ALTERNATIVES = {"from_step": "from_date", "step": "date"}
+
+# Extra notes for table banners, after the description from the schema.
+TABLE_NOTES = {
+    "commodities": "One table per traded commodity.",
+    "countries": "Roles: exactly one origin, at least one destination; transit countries sit on routes; "
+                 "suppliers host allied producers.",
+    "markets": "One per commodity in the origin and in every destination.",
+    "producers": "Allied suppliers and destination producers; optional.",
+    "exporters": "The origin's exporting firms.",
+    "smugglers": "The smugglers and how they decide and learn.",
+    "methods": "All six exist in every scenario with these defaults; a file gives only the keys it changes.",
+    "eff": "Dimensionless probability, range >= 0, <= 1. The values below are the defaults (assumptions, "
+           "see docs/model.md); a file gives only the entries it changes.",
+    "customs": "A country not listed here gets the defaults.",
+    "routes": "Routes from the origin, direct or through one transit country.",
+    "controls": "The origin's export controls; optional (none means open trade).",
+    "penalties": "What a seizure costs the smuggler.",
+    "events": "Parameter changes during the run, applied at the start of their step; optional.",
+}
+
+HEADER = """\
+# Scenario template: every key of the scenario format with its meaning, unit, default and range.
+#
+# Generated by `python -m sim.template --write` from sim/schema.py; do not edit by hand (a test
+# checks that it is in step with the schema). Reference tables: docs/scenario-format.md.
+#
+# To write a scenario, copy this file, change the values and delete what you do not need: a key
+# left out takes the default given in its comment; keys marked "required" must be given. To start
+# from another scenario instead, put extends = "other.toml" at the top and give only what changes.
+#
+# The world here is small: China (origin) ships antimony trioxide to the United States directly
+# and through Thailand (transit), under a licence regime from March 2024; customs at Chinese ports
+# crack down in September 2024. It runs: `sim run scenarios/template.toml`.
+# Dates are TOML dates (2024-03-04, no quotes); inf means no limit.
+"""
+
+
+def _wrap(text: str) -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent="# ", subsequent_indent="#   ", break_on_hyphens=False)
+
+
+def _default_text(table_default, ids: tuple, name: str, f: FieldInfo) -> str:
+    """Default of key `name` in entry `ids` of a table whose own default lists entries (methods)."""
+    entry = table_default if ids else None
+    for i in ids:
+        entry = entry.get(i) if isinstance(entry, dict) else None
+    if isinstance(entry, BaseModel):
+        return _lit(getattr(entry, name))
+    if isinstance(entry, dict) and name in entry:
+        return _lit(entry[name])
+    text = docgen.default(f).replace("`", "")
+    return text.replace("**required**", "required")
+
+
+def _comment(name: str, f: FieldInfo, default: str) -> list[str]:
+    """`# meaning [unit; default; range]` for one key, wrapped."""
+    desc = (f.description or "").strip()
+    kind = docgen.type_name(f.annotation)
+    unit = docgen.unit(name, desc)
+    rng = docgen.constraints(f).replace("`", '"') or ("any" if kind in ("number", "integer", "date") else "")
+    facts = [f"unit: {unit}" if unit else "dimensionless" if kind == "number" else kind,
+             "required" if default == "required" else f"default: {default}"]
+    facts += [f"range: {rng}"] if rng else []
+    lines, tail = _wrap(desc) or ["#"], f"[{'; '.join(facts)}]"
+    if len(lines[-1]) + 1 + len(tail) <= WIDTH:
+        return lines[:-1] + [f"{lines[-1]} {tail}"]
+    return lines + textwrap.wrap(tail, WIDTH, initial_indent="#   ", subsequent_indent="#    ",
+                                 break_on_hyphens=False)
+
+
+def _entries(value, depth: int, ids: tuple = ()) -> list[tuple[tuple, object]]:
+    """The (ids, entry) pairs of a table nested `depth` levels deep."""
+    if depth == 0:
+        return [(ids, value)]
+    return [x for k, v in value.items() for x in _entries(v, depth - 1, ids + (k,))]
+
+
+def _model_section(s: Scenario, name: str, f: FieldInfo, model: type[BaseModel], depth: int) -> list[str]:
+    """One [table] per entry; keys fully commented in the first entry, the others point to it."""
+    table_default = f.default_factory() if f.default_factory is not None else None
+    dumped = s.model_dump(mode="python")[name]
+    entries = _entries(dumped, depth)
+    if depth and not entries:
+        raise ValueError(f"sim.template.WORLD needs at least one entry in '{name}' to show its keys")
+    out, first = [], None
+    for ids, values in entries:
+        header = ".".join([name, *map(_key, ids)])
+        out += ["", f"[{header}]"]
+        if first is not None:
+            out.append(f"# keys as in [{first}] above")
+        for key, kf in model.model_fields.items():
+            if first is None:
+                out += _comment(key, kf, _default_text(table_default, ids, key, kf))
+            v = values[key]
+            if v is not None:
+                out.append(f"{_key(key)} = {_lit(v)}")
+            elif key in ALTERNATIVES and values.get(ALTERNATIVES[key]) is not None:
+                step = s.step_of(values[ALTERNATIVES[key]])
+                out.append(f"# {_key(key)} = {step}  # instead of {ALTERNATIVES[key]}")
+            else:
+                raise ValueError(f"sim.template.WORLD: give {header}.{key} an example value")
+        first = first or header
+    return out
+
+
+def _value_section(s: Scenario, name: str, f: FieldInfo, depth: int) -> list[str]:
+    """A table of plain values nested `depth` deep (eff): one [table] per row, a key per value."""
+    table_default = f.default_factory() if f.default_factory is not None else {}
+    out = []
+    for ids, row in _entries(s.model_dump(mode="python")[name], depth - 1):
+        out += ["", "[" + ".".join([name, *map(_key, ids)]) + "]"]
+        default_row = table_default
+        for i in ids:
+            default_row = default_row.get(i, {}) if isinstance(default_row, dict) else {}
+        for key, v in row.items():
+            d = default_row.get(key)
+            note = "" if d == v else f"  # default: {'none' if d is None else _lit(d)}"
+            out.append(f"{_key(key)} = {_lit(v)}{note}")
+    return out
+
+
+def generate() -> str:
+    """The whole template as TOML text."""
+    s = Scenario.model_validate(WORLD)
+    problems = check_references(s)
+    if problems:
+        raise ValueError(f"sim.template.WORLD is not a valid scenario: {problems}")
+    out = [HEADER.rstrip("\n")]
+    values = s.model_dump(mode="python")
+    tables = []
+    for name, f in Scenario.model_fields.items():
+        model, depth = docgen.models_of(f.annotation)
+        if model is None and depth == 0:
+            out += ["", *_comment(name, f, _default_text(None, (), name, f)),
+                    f"{_key(name)} = {_lit(values[name])}"]
+        else:
+            tables.append((name, f, model, depth))
+    for name, f, model, depth in tables:
+        header = f"[{name}.{docgen.PLACEHOLDERS.get(name, '<id>')}]" if depth else f"[{name}]"
+        banner = f"# ==== {header} "
+        out += ["", "", banner + "=" * max(4, WIDTH - len(banner))]
+        out += _wrap(" ".join(x for x in (f.description or "", TABLE_NOTES.get(name, "")) if x))
+        out += _model_section(s, name, f, model, depth) if model else _value_section(s, name, f, depth)
+    return "\n".join(out) + "\n"
+
+
+def write(path: Path = TEMPLATE_PATH) -> Path:
+    """Write the template atomically (temporary file in the same folder, then rename)."""
+    text = generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a scenario file is for everyone to read
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--write" in argv:
+        print(f"wrote {write()}")
+    else:
+        sys.stdout.write(generate())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
