@@ -272,8 +272,8 @@ def cross_checkpoints(t, last_step, status, capital, network, ship_k, ship_r, sh
 
 @njit(cache=True)
 def clear_markets(arrivals, gray_offer, price_prev, inventory, P0, D0, eps, stock_target, restock,
-                  buffer_share, gray_share, gray_discount, floor, cap, defense_share,
-                  price, gray_price, gray_sold, consumption, legal_use, shortfall):
+                  buffer_share, gray_share, gray_discount, floor, cap,
+                  price, gray_price, gray_sold, consumption, legal_use):
     """Clear every market and commodity.
 
     gray sold  = min(offered, gray_share x D0 (P_prev / P0)^-eps)
@@ -302,8 +302,7 @@ def clear_markets(arrivals, gray_offer, price_prev, inventory, P0, D0, eps, stoc
             gray_price[mk, k] = (1.0 - gray_discount[mk, k]) * p
             gray_sold[mk, k] = g
             consumption[mk, k] = S
-            legal_use[mk, k] = A + max(r, 0.0)
-            shortfall[mk, k] = max(0.0, defense_share[mk, k] * d0 - (A + max(r, 0.0)))
+            legal_use[mk, k] = A + max(r, 0.0)  # legal goods reaching buyers (defense buys only these)
 
 
 @njit(cache=True)

@@ -256,11 +256,10 @@ class SmugglingModel(mesa.Model):
         arrivals[0] = np.maximum(home - diverted, 0.0)
         offer = np.zeros((M, K))
         kr.offer_by_market(sm.status, sm.hold_q, sm.hold_k, sm.hold_mkt, offer)
-        out = {k: np.zeros((M, K)) for k in ("price", "gray_price", "gray_sold", "consumption", "legal_use", "shortfall")}
+        out = {k: np.zeros((M, K)) for k in ("price", "gray_price", "gray_sold", "consumption", "legal_use")}
         kr.clear_markets(arrivals, offer, self.price, self.inventory, p.P0, p.D0, p.eps, p.stock_target, p.restock,
-                         p.buffer_share, p.gray_share, p.gray_discount, p.floor, p.cap, p.defense_share,
-                         out["price"], out["gray_price"], out["gray_sold"], out["consumption"], out["legal_use"],
-                         out["shortfall"])
+                         p.buffer_share, p.gray_share, p.gray_discount, p.floor, p.cap,
+                         out["price"], out["gray_price"], out["gray_sold"], out["consumption"], out["legal_use"])
         revenue = kr.sell_gray(sm.status, sm.capital, sm.hold_q, sm.hold_k, sm.hold_mkt, sm.hold_comm,
                                offer, out["gray_sold"], out["gray_price"])
         if p.learning:

@@ -352,7 +352,6 @@ class Market:
     discount: float      # gray goods sell at (1 - discount) x the legal price
     floor: float         # price bounds as multiples of P0
     cap: float
-    defense_share: float
 
 
 def clear_market(mk: Market) -> dict:
@@ -371,7 +370,7 @@ def clear_market(mk: Market) -> dict:
         P = min(max(P0 * (S / D0) ** (-1.0 / mk.eps), mk.floor * P0), mk.cap * P0)
     legal = A + max(release, 0.0)   # legal goods available to buyers (defense buys only these)
     return dict(price=P, gray_price=(1.0 - mk.discount) * P, gray_sold=g, consumption=S, legal_use=legal,
-                shortfall=max(0.0, mk.defense_share * D0 - legal), inventory=mk.inventory - release)
+                inventory=mk.inventory - release)
 
 
 def sell_lots(smugglers, offer, gray_sold, gray_price) -> float:
@@ -481,8 +480,7 @@ def reference_core(model, t: int, valid, gray_exp, gray_supply, route_surge, res
         inventory=cell(model.inventory, mk, k), P0=cell(p.P0, mk, k), D0=cell(p.D0, mk, k),
         eps=float(p.eps[k]), target=cell(p.stock_target, mk, k), restock=cell(p.restock, mk, k),
         buffer=cell(p.buffer_share, mk, k), gray_share=cell(p.gray_share, mk, k),
-        discount=cell(p.gray_discount, mk, k), floor=cell(p.floor, mk, k), cap=cell(p.cap, mk, k),
-        defense_share=cell(p.defense_share, mk, k)))
+        discount=cell(p.gray_discount, mk, k), floor=cell(p.floor, mk, k), cap=cell(p.cap, mk, k)))
         for k in range(K)] for mk in range(M)]
     market = {key: np.array([[cell[key] for cell in row] for row in cleared]) for key in cleared[0][0]}
     model.inventory[:] = market.pop("inventory")
