@@ -123,7 +123,8 @@ def cmd_run(args) -> int:
         results, failures = split_failures(results)  # prints one line per failed replicate
         failed = failures.get("failed_replicates", [])
         if not results:
-            print(summary_line(len(failed), len(failed), (ended - started).total_seconds(), None), file=sys.stderr)
+            wall = (ended - started).total_seconds()
+            print(summary_line(len(failed), len(failed), wall, None), file=sys.stderr)
             return 1
         run_dir = outputs.write_run(scenario, results, args.out, ["sim", *args.argv], started, ended,
                                     extra_manifest=failures or None,
@@ -190,7 +191,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes (default: all CPUs; 1 runs in this process)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="run on Dask: tcp://HOST:PORT, or local-dask for a local cluster (needs the 'dist' extra)")
+                   help="run on Dask: tcp://HOST:PORT, or local-dask for a local cluster ('dist' extra)")
     p.add_argument("--no-plots", action="store_true", help="skip the charts")
     p.add_argument("--format", choices=("png", "svg", "pdf"), default="png", help="chart format (default: png)")
     p.set_defaults(func=cmd_run)

@@ -1,0 +1,129 @@
+"""Setting scenario parameters by dotted key, as `--set` does, on a loaded Scenario.
+
+    apply_params(scenario, {"customs.CN.capacity_per_week": 900.0, "smugglers.initial": 150.4})
+
+Each key is set in the scenario's data (tables are created on the way, e.g. a customs
+agency that used defaults), the result is re-validated with `Scenario.model_validate`
+and `check_references`. Integer fields get rounded values (150.4 -> 150).
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ValidationError
+
+from sim.experiments.execution import ExperimentError
+from sim.schema import Scenario, check_references
+
+
+def _unwrap(tp):
+    """Strip Annotated[...] and Optional[...] down to the value type."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(args) != 1:
+                return tp
+            tp = args[0]
+        else:
+            return tp
+
+
+def field_type(key: str):
+    """The Python type of the scenario field at a dotted key (None if the key is not a field)."""
+    tp = Scenario
+    for part in key.split("."):
+        tp = _unwrap(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            if part not in tp.model_fields:
+                return None
+            tp = tp.model_fields[part].annotation
+        elif typing.get_origin(tp) is dict:
+            tp = typing.get_args(tp)[1]
+        else:
+            return None
+    return _unwrap(tp)
+
+
+def _split(key: str) -> tuple[str, ...]:
+    try:
+        from sim.scenario import parse_key
+    except ImportError:  # pragma: no cover - sim.scenario is part of the package
+        parts = tuple(key.split("."))
+    else:
+        parts = parse_key(key)
+    if not parts or not all(parts):
+        raise ExperimentError(f"{key}: not a dotted scenario key (e.g. customs.CN.capacity_per_week)")
+    return parts
+
+
+def coerce(key: str, value):
+    """The value as the field wants it: numpy scalars to Python, rounded for integer fields."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if field_type(key) is int and isinstance(value, float):
+        return int(round(value))
+    return value
+
+
+def apply_params(scenario: Scenario, params: Mapping[str, object]) -> Scenario:
+    """A new, validated Scenario with each dotted key set to its value (like `--set KEY=VALUE`)."""
+    if not params:
+        return scenario
+    data = scenario.model_dump(mode="python")
+    for key, value in params.items():
+        node = data
+        parts = _split(key)
+        for i, p in enumerate(parts[:-1]):
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ExperimentError(f"{key}: {'.'.join(parts[: i + 1])} is a value, not a table")
+        node[parts[-1]] = coerce(key, value)
+    try:
+        new = Scenario.model_validate(data)
+    except ValidationError as e:
+        raise ExperimentError(_first_error(e, params)) from None
+    problems = check_references(new)
+    if problems:
+        k, msg = problems[0]
+        raise ExperimentError(f"{k}: {msg} (after setting {_show_params(params)})")
+    return new
+
+
+def _first_error(e: ValidationError, params: Mapping[str, object]) -> str:
+    err = e.errors()[0]
+    try:
+        from sim.scenario import explain
+
+        msg = explain(err)
+    except ImportError:  # pragma: no cover
+        msg = err["msg"]
+    loc = ".".join(str(p) for p in err["loc"])
+    extra = f" (+{e.error_count() - 1} more)" if e.error_count() > 1 else ""
+    return f"{loc}: {msg}{extra} (after setting {_show_params(params)})"
+
+
+def _show_params(params: Mapping[str, object]) -> str:
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+
+
+def load(scenario_or_path) -> Scenario:
+    """A Scenario object as given, or loaded from a TOML path with sim.scenario.load_scenario."""
+    if isinstance(scenario_or_path, Scenario):
+        return scenario_or_path
+    if isinstance(scenario_or_path, (str, Path)):
+        from sim.scenario import load_scenario
+
+        return load_scenario(scenario_or_path)
+    if isinstance(scenario_or_path, Mapping):
+        return Scenario.model_validate(scenario_or_path)
+    raise TypeError(
+        f"expected a Scenario or a path to a scenario file, got {type(scenario_or_path).__name__}"
+    )
