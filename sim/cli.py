@@ -84,42 +84,19 @@ def cmd_list(args) -> int:
     return 0
 
 
-def _run_serial(scenario, replicates: int) -> list:
-    """Fallback until sim.experiments exists: replicates one after another, with a progress bar."""
-    from tqdm import tqdm
-
-    from sim.runner import run_replicate
-    results = []
-    with tqdm(total=replicates, desc=scenario.name, unit="replicate") as bar:  # closed before Ctrl-C is reported
-        for r in range(replicates):
-            results.append(run_replicate(scenario, r))
-            bar.update()
-    return results
-
-
 def cmd_run(args) -> int:
     from sim import outputs
+    from sim.experiments import run_replicates
+    from sim.experiments.cli import run_charts, split_failures, summary_line
+
     extra = [(f"--{k}", f"{k}={v}") for k, v in
              (("seed", args.seed), ("steps", args.steps), ("replicates", args.replicates)) if v is not None]
     scenario = load_scenario(args.file, list(args.overrides) + extra)
     started = dt.datetime.now(dt.timezone.utc)
     try:
-        try:
-            from sim.experiments import run_replicates
-        except ImportError:
-            results = _run_serial(scenario, scenario.replicates)
-        else:
-            results = run_replicates(scenario, scenario.replicates, workers=args.workers,
-                                     scheduler=args.scheduler, progress=True)
+        results = run_replicates(scenario, scenario.replicates, workers=args.workers,
+                                 scheduler=args.scheduler, progress=True)
         ended = dt.datetime.now(dt.timezone.utc)
-        try:  # failed replicates are recorded by sim.experiments; the serial fallback has none
-            from sim.experiments.cli import split_failures, summary_line
-        except ImportError:
-            def split_failures(results):
-                return results, {}
-
-            def summary_line(n, n_failed, seconds, run_dir):
-                return f"{n} replicates in {seconds:.1f} s"
         results, failures = split_failures(results)  # prints one line per failed replicate
         failed = failures.get("failed_replicates", [])
         if not results:
@@ -128,7 +105,7 @@ def cmd_run(args) -> int:
             return 1
         run_dir = outputs.write_run(scenario, results, args.out, ["sim", *args.argv], started, ended,
                                     extra_manifest=failures or None,
-                                    before_commit=None if args.no_plots else _charts(args.format))
+                                    before_commit=run_charts(args.format, args.no_plots))
     except KeyboardInterrupt:
         print("interrupted; no results written", file=sys.stderr)
         return 130
@@ -136,21 +113,6 @@ def cmd_run(args) -> int:
     print(f"\nresults: {run_dir}")
     print(summary_line(len(results) + len(failed), len(failed), (ended - started).total_seconds(), run_dir))
     return 1 if failed else 0
-
-
-def _charts(fmt: str):
-    """Chart writer run inside the partial results folder, if sim.plots is installed."""
-    try:
-        from sim.plots import write_run_charts
-    except ImportError:
-        return None
-
-    def draw(run_dir: Path) -> None:
-        try:
-            write_run_charts(run_dir, fmt)
-        except Exception as e:  # charts must not cost the analyst the run itself
-            print(f"warning: charts not written: {type(e).__name__}: {e}", file=sys.stderr)
-    return draw
 
 
 # ---------------------------------------------------------------- parser -------------

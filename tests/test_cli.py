@@ -6,7 +6,6 @@ import json
 import re
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -148,16 +147,16 @@ def test_list_shows_names_and_descriptions(capsys):
 # ---------------------------------------------------------------- sim run ------------
 @pytest.fixture
 def fake_runner(monkeypatch):
-    """sim.experiments missing (serial fallback) and a fast fake sim.runner; no plots module."""
+    """A fast fake model behind sim.experiments.run_replicates; charts off."""
+    import sim.experiments
+    import sim.plots
     calls = []
 
-    def run_replicate(scenario, replicate, steps=None):
-        calls.append((scenario.seed, scenario.steps, replicate))
-        return fake_result(scenario, replicate, steps)
-    monkeypatch.setitem(sys.modules, "sim.experiments", None)
-    monkeypatch.setitem(sys.modules, "sim.experiments.cli", None)
-    monkeypatch.setitem(sys.modules, "sim.runner", types.SimpleNamespace(run_replicate=run_replicate))
-    monkeypatch.setitem(sys.modules, "sim.plots", None)
+    def run_replicates(scenario, replicates, workers=None, scheduler=None, progress=True, **options):
+        calls.extend((scenario.seed, scenario.steps, r) for r in range(replicates))
+        return [fake_result(scenario, r) for r in range(replicates)]
+    monkeypatch.setattr(sim.experiments, "run_replicates", run_replicates)
+    monkeypatch.setattr(sim.plots, "write_run_charts", lambda run_dir, fmt: None)
     return calls
 
 
@@ -181,16 +180,17 @@ def test_run_writes_results_and_prints_the_summary(capsys, tmp_path, fake_runner
     assert f"results: {run}" in out.splitlines()
 
 
-def test_run_uses_experiments_when_present(capsys, tmp_path, monkeypatch, fake_runner):
+def test_run_passes_workers_and_progress(capsys, tmp_path, monkeypatch, fake_runner):
+    import sim.experiments
     seen = {}
 
     def run_replicates(scenario, replicates, workers=None, progress=False, **options):
         seen.update(replicates=replicates, workers=workers, progress=progress)
         return [fake_result(scenario, r) for r in range(replicates)]
-    monkeypatch.setitem(sys.modules, "sim.experiments", types.SimpleNamespace(run_replicates=run_replicates))
+    monkeypatch.setattr(sim.experiments, "run_replicates", run_replicates)
     assert run_cli(capsys, "run", str(DATA / "base.toml"), "--replicates", "2", "--workers", "4",
                    "--out", str(tmp_path))[0] == 0
-    assert seen == {"replicates": 2, "workers": 4, "progress": True} and fake_runner == []
+    assert seen == {"replicates": 2, "workers": 4, "progress": True}
 
 
 def test_run_draws_charts_inside_the_atomic_write(capsys, tmp_path, monkeypatch, fake_runner):
@@ -198,7 +198,7 @@ def test_run_draws_charts_inside_the_atomic_write(capsys, tmp_path, monkeypatch,
         assert run_dir.name.endswith(".partial")
         (run_dir / "charts").mkdir()
         (run_dir / "charts" / f"prices.{fmt}").write_text("chart")
-    monkeypatch.setitem(sys.modules, "sim.plots", types.SimpleNamespace(write_run_charts=write_run_charts))
+    monkeypatch.setattr("sim.plots.write_run_charts", write_run_charts)
     assert run_cli(capsys, "run", str(DATA / "base.toml"), "--out", str(tmp_path), "--format", "svg")[0] == 0
     assert (only_run(tmp_path) / "charts" / "prices.svg").read_text() == "chart"
 
@@ -206,7 +206,7 @@ def test_run_draws_charts_inside_the_atomic_write(capsys, tmp_path, monkeypatch,
 def test_a_failing_chart_costs_a_warning_not_the_run(capsys, tmp_path, monkeypatch, fake_runner):
     def write_run_charts(run_dir, fmt):
         raise ValueError("no data to plot")
-    monkeypatch.setitem(sys.modules, "sim.plots", types.SimpleNamespace(write_run_charts=write_run_charts))
+    monkeypatch.setattr("sim.plots.write_run_charts", write_run_charts)
     status, _, err = run_cli(capsys, "run", str(DATA / "base.toml"), "--out", str(tmp_path))
     assert status == 0 and "warning: charts not written: ValueError: no data to plot" in err
     assert (only_run(tmp_path) / "kpis.csv").is_file()
@@ -216,10 +216,8 @@ def test_a_failing_chart_costs_a_warning_not_the_run(capsys, tmp_path, monkeypat
 def test_ctrl_c_writes_nothing_and_exits_130(capsys, tmp_path, monkeypatch, fake_runner, where):
     def interrupt(*a, **k):
         raise KeyboardInterrupt
-    if where == "replicates":
-        monkeypatch.setitem(sys.modules, "sim.runner", types.SimpleNamespace(run_replicate=interrupt))
-    else:
-        monkeypatch.setitem(sys.modules, "sim.plots", types.SimpleNamespace(write_run_charts=interrupt))
+    target = "sim.experiments.run_replicates" if where == "replicates" else "sim.plots.write_run_charts"
+    monkeypatch.setattr(target, interrupt)
     status, out, err = run_cli(capsys, "run", str(DATA / "base.toml"), "--out", str(tmp_path))
     assert status == 130 and err.splitlines()[-1] == "interrupted; no results written"
     assert not (tmp_path / "test_base").exists() or list((tmp_path / "test_base").iterdir()) == []
