@@ -47,6 +47,8 @@ def choose(status, ready, capital, capacity_t, risk_aversion, a, b, u_choice,
     N = status.shape[0]
     K, R, NM = valid.shape
     ce = np.empty(K * R * NM)
+    weight = np.empty(K * R * NM)   # exp((CE - best) / T), computed once per option
+    p_rm = np.empty(R * NM)         # believed interdiction per (route, method), the same for every k
     for i in range(N):
         out_k[i] = -1
         out_r[i] = -1
@@ -55,6 +57,7 @@ def choose(status, ready, capital, capacity_t, risk_aversion, a, b, u_choice,
         out_unit[i] = 0.0
         if status[i] != 1 or not ready[i]:
             continue
+        p_rm[:] = -1.0
         best = 0.0
         best_o = -1
         n = 0
@@ -73,7 +76,9 @@ def choose(status, ready, capital, capacity_t, risk_aversion, a, b, u_choice,
                     q = min(capacity_t[i], capital[i] / (unit * KG_PER_T))
                     if q <= 0.0:
                         continue
-                    p = interdiction_belief(a, b, i, route_lane, route_ncp, r, m)
+                    if p_rm[r * NM + m] < 0.0:
+                        p_rm[r * NM + m] = interdiction_belief(a, b, i, route_lane, route_ncp, r, m)
+                    p = p_rm[r * NM + m]
                     win = q * KG_PER_T * (G - unit)
                     loss = q * KG_PER_T * unit + fine_multiple * q * KG_PER_T * O + arrest_prob * sentence_cost
                     v = (1.0 - p) * win - p * loss
@@ -89,17 +94,19 @@ def choose(status, ready, capital, capacity_t, risk_aversion, a, b, u_choice,
         chosen = best_o
         if temperature > 0.0:
             # logit: P(o) = exp(CE_o / T) / (exp(0) + sum exp(CE / T)), shifted by the max for stability
-            total = math.exp(-best / temperature)  # idle
+            idle = math.exp(-best / temperature)
+            total = idle
             for o in range(K * R * NM):
                 if ce[o] > -np.inf:
-                    total += math.exp((ce[o] - best) / temperature)
+                    weight[o] = math.exp((ce[o] - best) / temperature)
+                    total += weight[o]
             target = u_choice[i] * total
-            acc = math.exp(-best / temperature)
+            acc = idle
             chosen = -1
             if target >= acc:
                 for o in range(K * R * NM):
                     if ce[o] > -np.inf:
-                        acc += math.exp((ce[o] - best) / temperature)
+                        acc += weight[o]
                         if target < acc:
                             chosen = o
                             break
@@ -362,6 +369,11 @@ def update_beliefs(status, network, a, b, a0, b0, forgetting, network_share, pub
         g = network[i]
         for c in range(NCP):
             for m in range(NM):
+                if net_seized[g, c, m] == 0.0 and net_passed[g, c, m] == 0.0 and pub_seized[c, m] == 0.0:
+                    # nobody this smuggler hears from crossed here: only forgetting (the terms below are 0)
+                    a[i, c, m] = forgetting * a[i, c, m] + (1.0 - forgetting) * a0[c]
+                    b[i, c, m] = forgetting * b[i, c, m] + (1.0 - forgetting) * b0[c]
+                    continue
                 own_s = 0.0
                 own_p = 0.0
                 for o in range(n_obs[i]):
