@@ -17,11 +17,11 @@ BAND_HANDLES = [Patch(color=GREY, alpha=0.35, label="50 % of replicates"),
                 Patch(color=GREY, alpha=0.15, label="90 % of replicates")]
 
 
-def fan(ax, q: pd.DataFrame, color: str, label: str) -> None:
-    """Median line with 50 % and 90 % bands from a quantile frame (date, p05..p95)."""
+def fan(ax, q: pd.DataFrame, color: str, label: str, ls: str = "-") -> None:
+    """Median line (line style `ls`) with 50 % and 90 % bands from a quantile frame (date, p05..p95)."""
     ax.fill_between(q["date"], q["p05"], q["p95"], color=color, alpha=0.13, lw=0)
     ax.fill_between(q["date"], q["p25"], q["p75"], color=color, alpha=0.28, lw=0)
-    ax.plot(q["date"], q["p50"], color=color, label=label)
+    ax.plot(q["date"], q["p50"], color=color, label=label, ls=ls)
 
 
 def finish_time_axis(ax, run: Run, labels: bool = True, ylabel: str = "", bottom: float | None = 0.0,
@@ -171,16 +171,21 @@ def fig_buyers(run: Run):
     keys = _market_keys(run, "stock_cover_days")
     names = run.scenario.get("commodities", {})
     lowest = None
-    for i, (m, k) in enumerate(keys):
+    # colour tells the commodity, line style the market: many series stay distinguishable
+    kinds = list(dict.fromkeys(k for _, k in keys))
+    places = list(dict.fromkeys(m for m, _ in keys))
+    for m, k in keys:
         label = f"{run.country_name(m)}, {names.get(k, {}).get('name') or k}"
+        color = PALETTE[kinds.index(k) % len(PALETTE)]
+        ls = ("-", "--", ":", "-.")[places.index(m) % 4]
         q = run.quantiles("stock_cover_days", market=m, commodity=k)
-        fan(top, q, PALETTE[i % len(PALETTE)], label)
+        fan(top, q, color, label, ls)
         j = q["p50"].idxmin()
         if lowest is None or q.loc[j, "p50"] < lowest[0]:
             lowest = (q.loc[j, "p50"], label, q.loc[j, "date"])
         sq = run.quantiles("defense_shortfall_t", weekly=True, market=m, commodity=k)
         if not sq.empty and sq["p95"].max() > 0:
-            fan(bot, sq, PALETTE[i % len(PALETTE)], label)
+            fan(bot, sq, color, label, ls)
     if not keys:
         no_data(top, "stock data")
     if not bot.lines:
