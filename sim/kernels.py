@@ -338,6 +338,7 @@ def sell_gray(status, capital, hold_q, hold_k, hold_mkt, hold_comm, gray_offer, 
 
 @njit(cache=True)
 def offer_by_market(status, hold_q, hold_k, hold_mkt, out):
+    """Add every SELLING smuggler's unsold goods (t) to out[market, commodity]."""
     for i in range(status.shape[0]):
         if status[i] == 3:
             out[hold_mkt[i], hold_k[i]] += hold_q[i]

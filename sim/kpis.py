@@ -68,7 +68,7 @@ def compute_kpis(model) -> dict[str, float]:
     peak = int(np.argmax(dest_idx))
     delivered = float(a["illicit_delivered"].sum())
     seized = float(a["seized_t"].sum())
-    pre = float((model.recorder.model.params.F0 * restricted_cells(model)).sum()) * T
+    pre = float((p.F0 * restricted_cells(model)).sum()) * T
     surge = 0.0
     for c in L.transits:
         ci = L.countries.index(c)

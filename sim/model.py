@@ -23,6 +23,7 @@ from sim.agents import (BuyerAgent, CustomsAgent, ExporterAgent, ProducerAgent, 
                         TransitCountryAgent)
 from sim.recorder import Recorder
 from sim.reference import reference_core
+from sim.scenario import parse_key, set_path
 from sim.schema import METHODS, Scenario
 from sim.world import Layout, M_RELABEL, build_layout, build_params, controls_at
 
@@ -56,17 +57,6 @@ class Smugglers:
     hold_k: np.ndarray
     hold_mkt: np.ndarray
     hold_comm: np.ndarray
-
-
-def apply_settings(data: dict, settings: dict) -> dict:
-    """Set dotted keys in a nested dict (a copy is not made: pass one)."""
-    for key, value in settings.items():
-        node = data
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-    return data
 
 
 class SmugglingModel(mesa.Model):
@@ -183,7 +173,8 @@ class SmugglingModel(mesa.Model):
             return
         data = self.spec.model_dump()
         for eid in fired:
-            apply_settings(data, self.spec.events[eid].set)
+            for key, value in self.spec.events[eid].set.items():
+                set_path(data, parse_key(key), value)  # the loader checked these keys and values
         self.spec = Scenario.model_validate(data)
         self.params = build_params(self.spec, self.layout)
 

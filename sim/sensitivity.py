@@ -96,14 +96,9 @@ def run(replicates: int, seed: int | None, workers: int) -> tuple[dict, list[dic
     return {k: v for b in base.values() for k, v in b.items()}, rows
 
 
-def inside(fact, v: float) -> bool:
-    """The pass rule of `sim.validation.evaluate` (S3: strictly below its upper bound)."""
-    return fact.reported_only or (fact.lo <= v < fact.hi if fact.id == "S3" else fact.lo <= v <= fact.hi)
-
-
 def cell(fact, values) -> str:
     """'lo / base / hi'; a value outside the fact's band is bold with a dagger."""
-    return " / ".join(_fmt(v) if inside(fact, v) else f"**{_fmt(v)}**†" for v in values)
+    return " / ".join(_fmt(v) if fact.passes(v) else f"**{_fmt(v)}**†" for v in values)
 
 
 def markdown(base: dict, rows: list[dict], replicates: int, seed: int | None, command: str) -> str:

@@ -22,7 +22,6 @@ from sim.kpis import rolling_mean
 from sim.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
-WEEK_STEPS = 1  # the episode scenarios use weekly steps
 
 
 def series(ts: pd.DataFrame, metric: str, **keys) -> np.ndarray:
@@ -89,12 +88,20 @@ class Fact:
     unit: str
     measure: Callable
     reported_only: bool = False
+    below_hi: bool = False   # the band is [lo, hi), e.g. "origin index < 1.0"
+
+    def passes(self, mean: float) -> bool:
+        if self.reported_only:
+            return True
+        return self.lo <= mean < self.hi if self.below_hi else self.lo <= mean <= self.hi
 
     def band(self) -> str:
         if self.reported_only:
             return "reported"
         if math.isinf(self.hi):
             return f">= {self.lo:g} {self.unit}".strip()
+        if self.below_hi:
+            return f"{self.lo:g} to < {self.hi:g} {self.unit}".strip()
         return f"{self.lo:g} to {self.hi:g} {self.unit}".strip()
 
 
@@ -104,7 +111,7 @@ FACTS = [
     Fact("S2", "US price rise within 26 weeks of the ban (4-week mean)",
          "seed: +200 to +230 %; FACTS: Rotterdam +250 %", "antimony_ban_2024.toml", 150, 300, "%", s2),
     Fact("S3", "Origin price index at the destination's price peak", "FACTS: China -10.5 % while Europe +57 %",
-         "antimony_ban_2024.toml", 0.0, 1.0, "x P0", s3),
+         "antimony_ban_2024.toml", 0.0, 1.0, "x P0", s3, below_hi=True),
     Fact("S4", "Fall in irregular US imports within 9 weeks of the May 2025 crackdown",
          "seed: -67 % within two months", "crackdown_2025.toml", 50, 80, "%", s4),
     Fact("S5", "Thailand's imports from the origin, peak over baseline", "seed: 27-fold",
@@ -135,7 +142,7 @@ def evaluate(replicates: int = 20, seed: int | None = None, workers: int | None 
         sc, results = cache[fact.scenario]
         vals = np.array([fact.measure(r.timeseries, sc) for r in results])
         mean, p05, p95 = np.nanmean(vals), np.nanpercentile(vals, 5), np.nanpercentile(vals, 95)
-        ok = fact.reported_only or (fact.lo <= mean <= fact.hi if fact.id != "S3" else mean < fact.hi)
+        ok = fact.passes(mean)
         rows.append(dict(id=fact.id, fact=fact.text, source=fact.source, scenario=fact.scenario,
                          band=fact.band(), mean=mean, p05=p05, p95=p95,
                          result="reported" if fact.reported_only else ("pass" if ok else "FAIL")))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from sim.model import apply_settings
+from sim.scenario import parse_key, set_path
 from sim.schema import Scenario
 
 TINY = {
@@ -47,5 +47,6 @@ def tiny(settings: dict | None = None, drop: tuple[str, ...] = ()) -> Scenario:
         for h in head:
             node = node[h]
         node.pop(last, None)
-    apply_settings(data, settings or {})
+    for key, value in (settings or {}).items():
+        set_path(data, parse_key(key), value)
     return Scenario.model_validate(data)

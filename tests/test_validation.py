@@ -114,7 +114,7 @@ def fake_facts():
     m = lambda ts, sc: ts["value"].iloc[0]  # noqa: E731
     return [Fact("S1", "inside", "src", "antimony_ban_2024.toml", 5, 6, "t", m),
             Fact("S2", "above", "src", "antimony_ban_2024.toml", 0, 5, "%", m),
-            Fact("S3", "strict", "src", "antimony_ban_2024.toml", 0.0, 5.5, "x P0", m),
+            Fact("S3", "strict", "src", "antimony_ban_2024.toml", 0.0, 5.5, "x P0", m, below_hi=True),
             Fact("S5", "open-ended", "src", "crackdown_2025.toml", 5, math.inf, "x", m),
             Fact("S7", "reported", "src", "crackdown_2025.toml", 0, 1, "", m, reported_only=True)]
 

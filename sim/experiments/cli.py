@@ -8,7 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from sim.experiments.compare import common_seed_scenarios, compare, crn_note, format_comparison, write_compare
+from sim.experiments.compare import (common_seed_scenarios, compare, crn_note, draw_charts, format_comparison,
+                                     write_compare)
 from sim.experiments.execution import ExperimentError, RunFailure, Timer, replicate_list, summary_line
 from sim.experiments.sweep import parse_vary, sweep
 from sim.scenario import ScenarioError, load_scenario
@@ -136,21 +137,10 @@ def _now() -> dt.datetime:
 
 
 def run_charts(fmt: str, no_plots: bool):
-    """before_commit callback drawing a run's charts (None when skipped or sim.plots is missing)."""
+    """before_commit callback drawing a run's charts inside its partial folder (None when skipped)."""
     if no_plots:
         return None
-    try:
-        from sim.plots import write_run_charts
-    except ImportError:
-        return None
-
-    def draw(run_dir: Path) -> None:
-        try:
-            write_run_charts(run_dir, fmt)
-        except Exception as e:  # noqa: BLE001 - charts must not cost the analyst the run
-            print(f"warning: charts not written: {type(e).__name__}: {e}", file=sys.stderr)
-
-    return draw
+    return lambda run_dir: draw_charts("write_run_charts", run_dir, fmt)
 
 
 def split_failures(results: list, label: str = "") -> tuple[list, dict]:
@@ -256,9 +246,7 @@ def cmd_sweep(args) -> int:
         sobol = pd.read_csv(out / "sobol.csv")
         print(sobol.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     if not args.no_plots:
-        from sim.experiments.compare import _charts
-
-        _charts("write_sweep_charts", out, df[df["error"] == ""], sobol, args.format)
+        draw_charts("write_sweep_charts", out, df[df["error"] == ""], sobol, args.format)
     n_points = df["point"].nunique() if len(df) else 0
     print(f"{n_points} points x {len(replicate_list(reps))} replicates")
     print(summary_line(len(df), len(failed), timer.seconds, out))

@@ -249,7 +249,7 @@ def write_compare(
         }
         (partial / "comparison.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         if compare_charts:
-            _charts("write_compare_charts", partial, run_dirs, table, fmt)
+            draw_charts("write_compare_charts", partial, run_dirs, table, fmt)
         os.replace(partial, final)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
@@ -257,15 +257,12 @@ def write_compare(
     return final
 
 
-def _charts(name: str, *args) -> None:
-    """Call sim.plots.<name>(*args) if it exists; a chart error is a warning, not a lost run."""
-    try:
-        import sim.plots as plots
+def draw_charts(name: str, *args) -> None:
+    """Call sim.plots.<name>(*args) (imported only now: matplotlib is slow to load); a chart
+    error is a warning, not a lost run."""
+    import sim.plots
 
-        fn = getattr(plots, name)
-    except (ImportError, AttributeError):
-        return
     try:
-        fn(*args)
+        getattr(sim.plots, name)(*args)
     except Exception as e:  # noqa: BLE001 - charts must not cost the analyst the results
         print(f"warning: charts not written: {type(e).__name__}: {e}", file=sys.stderr)

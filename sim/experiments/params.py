@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from sim.experiments.execution import ExperimentError
+from sim.scenario import explain, load_scenario, parse_key, set_path
 from sim.schema import Scenario, check_references
 
 
@@ -53,12 +54,7 @@ def field_type(key: str):
 
 
 def _split(key: str) -> tuple[str, ...]:
-    try:
-        from sim.scenario import parse_key
-    except ImportError:  # pragma: no cover - sim.scenario is part of the package
-        parts = tuple(key.split("."))
-    else:
-        parts = parse_key(key)
+    parts = parse_key(key)
     if not parts or not all(parts):
         raise ExperimentError(f"{key}: not a dotted scenario key (e.g. customs.CN.capacity_per_week)")
     return parts
@@ -79,13 +75,10 @@ def apply_params(scenario: Scenario, params: Mapping[str, object]) -> Scenario:
         return scenario
     data = scenario.model_dump(mode="python")
     for key, value in params.items():
-        node = data
-        parts = _split(key)
-        for i, p in enumerate(parts[:-1]):
-            node = node.setdefault(p, {})
-            if not isinstance(node, dict):
-                raise ExperimentError(f"{key}: {'.'.join(parts[: i + 1])} is a value, not a table")
-        node[parts[-1]] = coerce(key, value)
+        try:
+            set_path(data, _split(key), coerce(key, value))
+        except ValueError as e:
+            raise ExperimentError(f"{key}: {e}") from None
     try:
         new = Scenario.model_validate(data)
     except ValidationError as e:
@@ -99,12 +92,7 @@ def apply_params(scenario: Scenario, params: Mapping[str, object]) -> Scenario:
 
 def _first_error(e: ValidationError, params: Mapping[str, object]) -> str:
     err = e.errors()[0]
-    try:
-        from sim.scenario import explain
-
-        msg = explain(err)
-    except ImportError:  # pragma: no cover
-        msg = err["msg"]
+    msg = explain(err)
     loc = ".".join(str(p) for p in err["loc"])
     extra = f" (+{e.error_count() - 1} more)" if e.error_count() > 1 else ""
     return f"{loc}: {msg}{extra} (after setting {_show_params(params)})"
@@ -119,8 +107,6 @@ def load(scenario_or_path) -> Scenario:
     if isinstance(scenario_or_path, Scenario):
         return scenario_or_path
     if isinstance(scenario_or_path, (str, Path)):
-        from sim.scenario import load_scenario
-
         return load_scenario(scenario_or_path)
     if isinstance(scenario_or_path, Mapping):
         return Scenario.model_validate(scenario_or_path)
