@@ -307,12 +307,8 @@ class SmugglingModel(mesa.Model):
         out = self._core(t, self._valid_options(ctrl), np.where(p.gray_share > 0, self.gray_expected, 0.0), gray_supply,
                          route_surge, ctrl.restricted[L.route_market].T.copy(), legal_in + allied, home,
                          u_choice, u_cp, u_arrest, ready)
-        (departed, spent, crossing_t, crossing_cont, seized_t, seizures, delivered, transit_rec, seized_k, fines,
-         arrests, revenue) = (out[k] for k in ("departed", "spent", "crossing_t", "crossing_cont", "seized_t",
-                                               "seizures", "delivered", "transit_rec", "seized_k", "fines",
-                                               "arrests", "revenue"))
         self.last_seizures_crm = out["seizures_crm"]
-        self.cap_used_ytd += transit_rec
+        self.cap_used_ytd += out["transit_rec"]
         # defense buyers use legal arrivals and stock, but no origin goods when military users are excluded
         defense_supply = out["legal_use"] - legal_in * ctrl.military_blocked
         shortfall = np.maximum(p.defense_share * p.D0 - defense_supply, 0.0)
@@ -325,24 +321,20 @@ class SmugglingModel(mesa.Model):
         released = (sm.status == kr.JAILED) & (sm.release_step <= t)
         sm.status[released] = kr.ACTIVE
         operating = int(np.count_nonzero((sm.status == kr.SHIPPING) | (sm.status == kr.SELLING)))
-        profit = revenue - spent - fines
+        profit = out["revenue"] - out["spent"] - out["fines"]
         self.profit_ewma = 0.75 * self.profit_ewma + 0.25 * profit / max(operating, 1)
         x = max(self.profit_ewma, 0.0) / p.entry_profit_ref
         pool = np.flatnonzero(sm.status == kr.POOL)
         entries = min(int(p.entry_max * x / (1.0 + x) + u_entry), len(pool))
         sm.status[pool[:entries]] = kr.ACTIVE
-        self.transit_recent = 0.75 * self.transit_recent + 0.25 * transit_rec
+        self.transit_recent = 0.75 * self.transit_recent + 0.25 * out["transit_rec"]
         # mass balance bookkeeping
         self.cum["production"] += output + allied.sum(axis=0)
         self.cum["consumption"] += out["consumption"].sum(axis=0) + p.hub_imports.sum(axis=0)
-        self.cum["seized"] += seized_k
+        self.cum["seized"] += out["seized_k"]
         # 4. record
-        self.recorder.record(t, dict(
-            exports=exports, legal_in=legal_in, allied=allied, delivered=delivered, departed=departed,
-            crossing_t=crossing_t, crossing_cont=crossing_cont, seized_t=seized_t, seizures=seizures,
-            transit_rec=transit_rec, shortfall=shortfall, gray_sold=out["gray_sold"],
-            consumption=out["consumption"], fines=fines, arrests=arrests, entries=entries, revenue=revenue,
-            spent=spent, operating=operating))
+        self.recorder.record(t, {**out, "legal_in": legal_in, "allied": allied, "shortfall": shortfall,
+                                 "entries": entries, "operating": operating})
         self.datacollector.collect(self)
         self.t += 1
         if self.t >= self.horizon:
