@@ -67,7 +67,8 @@ def load(path: Path, overrides=()):
         from sim.scenario import load_scenario
     except ImportError:
         import tomllib
-        from sim.schema import Scenario
+
+        from sim.scenario.schema import Scenario
         data = tomllib.loads(path.read_text())
         base = data.pop("extends", None)
         merged = tomllib.loads((path.parent / base).read_text()) if base else {}
@@ -88,7 +89,7 @@ def synthetic_world(n: int, steps: int = 52):
 
     Built from the antimony scenario: its commodity and markets copied under new ids (reference prices
     x1 .. x4), hubs VN and IN added next to TH, MX, MY, and routes through them to the US and the EU."""
-    from sim.schema import Scenario, check_references
+    from sim.scenario.schema import Scenario, check_references
     d = load(ANTIMONY).model_dump()
     ks, scale = ["comm1", "comm2", "comm3", "comm4", "comm5"], [1.0, 1.5, 2.0, 3.0, 4.0]
     com = d["commodities"].pop("sb2o3")
@@ -124,20 +125,20 @@ def synthetic_world(n: int, steps: int = 52):
 
 
 def model_accepts_core() -> bool:
-    from sim.model import SmugglingModel
+    from sim.model.model import SmugglingModel
     return "core" in inspect.signature(SmugglingModel.__init__).parameters
 
 
 def has_reference() -> bool:
     try:
-        import sim.reference  # noqa: F401
+        import sim.model.reference  # noqa: F401
     except ImportError:
         return False
     return model_accepts_core()
 
 
 def new_model(scenario, steps: int, core: str | None = None):
-    from sim.model import SmugglingModel
+    from sim.model.model import SmugglingModel
     return SmugglingModel(scenario, 0, steps=steps, **({"core": core} if core else {}))
 
 
@@ -168,7 +169,7 @@ def loglog_slope(x, y) -> float:
 def warm_up() -> float:
     """Load (or compile) every kernel once so later timings exclude compilation."""
     t = time.perf_counter()
-    from sim.runner import run_replicate
+    from sim.model.runner import run_replicate
     run_replicate(synthetic_world(50, steps=12), 0)
     run_replicate(load(ANTIMONY), 0, steps=12)
     return time.perf_counter() - t
@@ -234,8 +235,8 @@ def core_vs_reference(rep: Report, cfg: dict) -> None:
     s = load(ANTIMONY)
     sec = f"1. Core vs reference ({s.name}, {s.smugglers.initial:,} + {s.smugglers.pool:,} smugglers)"
     if not has_reference():
-        rep.data["core_vs_reference"] = {"skipped": "sim.reference / SmugglingModel(core=...) not available"}
-        rep.row(sec, "skipped", "-", "", "sim.reference does not exist yet")
+        rep.data["core_vs_reference"] = {"skipped": "sim.model.reference / SmugglingModel(core=...) not available"}
+        rep.row(sec, "skipped", "-", "", "sim.model.reference does not exist yet")
         rep.target("compiled core >= 100x faster than reference", None, 100, True, "x", "no reference core")
         return
     ref = step_times(s, cfg["ref_steps"], "reference", budget_s=cfg["ref_budget_s"])
@@ -298,8 +299,9 @@ def child_whole(spec: dict) -> dict:
     model build / steps / time series + KPIs (the body of run_replicate); a third run under
     tracemalloc gives the peak of memory allocated during a run."""
     import tracemalloc
-    from sim.kpis import compute_kpis
-    from sim.runner import run_replicate
+
+    from sim.model.kpis import compute_kpis
+    from sim.model.runner import run_replicate
     if spec["source"] == "synthetic":
         s, tiny = synthetic_world(spec["n"], spec["steps"]), synthetic_world(50, 5)
     else:
@@ -368,9 +370,9 @@ def child_kernels(spec: dict) -> dict:
     """In a fresh process: import time, then the first call of every kernel (compiles it with an empty
     numba cache, loads it from the cache otherwise) during one step of the baseline scenario."""
     t0 = time.perf_counter()
-    import sim.kernels as kr
-    from sim.model import SmugglingModel  # noqa: F401
-    import sim.runner  # noqa: F401
+    import sim.model.kernels as kr
+    import sim.model.runner  # noqa: F401
+    from sim.model.model import SmugglingModel  # noqa: F401
     imported = time.perf_counter() - t0
     probe = njit(lambda x: x + 1)  # numba's one-time set-up happens on the first call of any kernel
     t0 = time.perf_counter()
@@ -459,7 +461,7 @@ def startup(rep: Report, cfg: dict) -> None:
             args = sim_command() + ["run", str(BASELINE), "--replicates", "1", "--no-plots", "--out", str(Path(tmp) / "out")]
         except ImportError:
             how = "python -c run_replicate (no `sim run` yet)"
-            args = [sys.executable, "-c", "from sim.scenario import load_scenario; from sim.runner import run_replicate; "
+            args = [sys.executable, "-c", "from sim.scenario import load_scenario; from sim.model.runner import run_replicate; "
                     f"run_replicate(load_scenario({str(BASELINE)!r}), 0)"]
             rep.notes.append("start-up timed `python -c run_replicate(...)`: `sim run` is not available")
         data["how"] = how
@@ -474,7 +476,7 @@ def startup(rep: Report, cfg: dict) -> None:
         data["cached_s"], data["cached_error"] = timed_cli(args, env)
         data["kernels_cached"] = run_child({"what": "kernels"}, env=env2)
     rep.row(sec, "cached (second run)", data["cached_s"], "s", f"ERROR {data['cached_error']}" if data["cached_error"] else "")
-    rep.row(sec, "  import sim.model, sim.runner", data["kernels_cached"]["import_s"], "s", "(mesa, pandas, numba)")
+    rep.row(sec, "  import sim.model.model, sim.model.runner", data["kernels_cached"]["import_s"], "s", "(mesa, pandas, numba)")
     cold = data.get("kernels_cold", {}).get("first_call_s", {})
     warm = data["kernels_cached"]["first_call_s"]
     for name in sorted(warm, key=lambda k: -cold.get(k, warm[k])):
@@ -507,7 +509,8 @@ def warm_pool(scenario, workers: int):
     """A process pool (same start method as sim.experiments) whose workers have all loaded the kernels."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
-    from sim.runner import run_replicate
+
+    from sim.model.runner import run_replicate
     ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
     ex = ProcessPoolExecutor(workers, mp_context=ctx, initializer=run_replicate, initargs=(scenario, 0, 3))
     start_all(ex, workers)
@@ -516,7 +519,7 @@ def warm_pool(scenario, workers: int):
 
 def pool_throughput(ex, scenario, n: int, steps) -> float:
     """Replicates/s of n run_replicate calls on a warm pool (results, with their time series, come back)."""
-    from sim.runner import run_replicate
+    from sim.model.runner import run_replicate
     t0 = time.perf_counter()
     list(ex.map(run_replicate, [scenario] * n, range(n), [steps] * n))
     return n / (time.perf_counter() - t0)
@@ -526,7 +529,7 @@ def ensembles(rep: Report, cfg: dict) -> None:
     n, steps = cfg["ens_n"], cfg["ens_steps"]
     s = load(ANTIMONY)
     sec = f"5. Ensembles: {n} replicates of {s.name} ({steps or s.steps} steps, {s.smugglers.initial}+{s.smugglers.pool} smugglers)"
-    from sim.runner import run_replicate
+    from sim.model.runner import run_replicate
     run_replicate(s, 0, steps=3)
     data = {"replicates": n, "steps": steps or s.steps}
     try:
@@ -616,8 +619,8 @@ PHASE_ORDER = ("events", "institutional agents", "numpy draws", "valid options",
 def profiled_run(n: int, steps: int) -> tuple[dict, float, object]:
     """One run with every kernel and model phase wrapped by a timer: (seconds per phase, total, model).
     The first step (first call of each kernel) is not counted."""
-    import sim.agents as ag
-    import sim.kernels as kr
+    import sim.model.agents as ag
+    import sim.model.kernels as kr
     clock = PhaseClock()
     saved_k = {name: getattr(kr, name) for name in KERNEL_PHASES if hasattr(kr, name)}
     classes = [getattr(ag, c) for c in ("ExporterAgent", "CustomsAgent", "TransitCountryAgent", "ProducerAgent",
@@ -664,7 +667,7 @@ def profile(rep: Report, cfg: dict) -> dict:
             rep.row(sec, p, phases[p] * 1e3, "ms", f"{100 * phases[p] / total:5.1f} %")
     rep.row(sec, "total per step", total * 1e3, "ms")
     if runs[0][3]:
-        rep.notes.append(f"profile: kernels not found in sim.kernels (not timed): {', '.join(runs[0][3])}")
+        rep.notes.append(f"profile: kernels not found in sim.model.kernels (not timed): {', '.join(runs[0][3])}")
     kernels = sum(v for k, v in phases.items() if k in set(KERNEL_PHASES.values()))
     rep.data["profile"] = {"smugglers": n, "steps_timed": timed, "per_step_s": total,
                            "phases_s_per_step": phases, "kernels_s_per_step": kernels}

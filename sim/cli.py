@@ -30,7 +30,7 @@ EXTRA_COMMANDS: list[tuple[str, str, str]] = [
     ("sweep", "sim.experiments.cli", "run a parameter sweep (grid, Latin hypercube or Sobol)"),
     ("plot", "sim.plots.cli", "redraw charts of a results folder"),
     ("brief", "sim.plots.cli", "write a PDF briefing from results"),
-    ("validate-facts", "sim.validation", "check the seed's stylized facts S1-S7 and write the report"),
+    ("validate-facts", "sim.calibration.facts", "check the seed's stylized facts S1-S7 and write the report"),
 ]
 
 RAW = argparse.RawDescriptionHelpFormatter
@@ -85,9 +85,9 @@ def cmd_list(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from sim import outputs
     from sim.experiments import run_replicates
     from sim.experiments.cli import run_charts, split_failures, summary_line
+    from sim.outputs import results as outputs
 
     extra = [(f"--{k}", f"{k}={v}") for k, v in
              (("seed", args.seed), ("steps", args.steps), ("replicates", args.replicates)) if v is not None]

@@ -1,4 +1,4 @@
-"""A fast stand-in for sim.runner.run_replicate, for testing sim.experiments.
+"""A fast stand-in for sim.model.runner.run_replicate, for testing sim.experiments.
 
 Deterministic in (scenario, replicate): the random stream is
 SeedSequence(scenario.seed, spawn_key=(replicate,)), as in the real model. Module-level
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sim.schema import Scenario
+from sim.scenario.schema import Scenario
 
 
 @dataclass

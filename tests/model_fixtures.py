@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 from sim.scenario import parse_key, set_path
-from sim.schema import Scenario
+from sim.scenario.schema import Scenario
 
 TINY = {
     "name": "tiny",

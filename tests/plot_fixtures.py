@@ -1,7 +1,7 @@
 """Synthetic results folders in the documented format, for testing sim.plots without the model.
 
 `make_results(root, ...)` writes results/<name>/<run-id>/ with manifest.json, timeseries.parquet
-(long format), kpis.csv and kpis.json, like sim.outputs does. The curves are made up but
+(long format), kpis.csv and kpis.json, like sim.outputs.results does. The curves are made up but
 plausible: after an export ban the destination price rises and the origin price falls,
 smuggling starts on three routes, a crackdown in the transit hub moves traffic to the other
 hub (balloon effect), seizures follow traffic, buyers' stock cover runs down.
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.schema import METHODS, Scenario
+from sim.scenario.schema import METHODS, Scenario
 
 CHECKPOINTS = ["CN:export", "TH:import", "TH:export", "MX:import", "MX:export", "US:import"]
 ROUTE_CHECKPOINTS = {"us_direct": ["CN:export", "US:import"],
@@ -205,7 +205,7 @@ def make_results(root: Path, name: str = "demo_ban", replicates: int = 6, crackd
                                                "summary": summary}, indent=1))
     events = [{"id": eid, "label": e.label, "step": s.event_step(e), "date": s.date_of(s.event_step(e)).isoformat()}
               for eid, e in s.events.items()]
-    # the keys sim.outputs.manifest writes
+    # the keys sim.outputs.results.manifest writes
     manifest = {"run_id": run_id, "scenario_name": name, "command_line": ["sim", "run", f"scenarios/{name}.toml"],
                 "started": "2025-01-01T00:00:00+00:00", "ended": "2025-01-01T00:01:00+00:00", "duration_s": 60.0,
                 "replicates": replicates, "steps": s.steps, "start_date": s.start_date.isoformat(),

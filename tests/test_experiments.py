@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import sim.runner
+import sim.model.runner
 from sim.cli import main
 from sim.experiments import (
     ExperimentError,
@@ -175,7 +175,7 @@ def _write_scenarios(tmp_path, *scenarios):
 
 
 def test_sim_compare_writes_folder_and_exits_1_when_a_run_failed(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sim.runner, "run_replicate", failing_run)
+    monkeypatch.setattr(sim.model.runner, "run_replicate", failing_run)
     files = _write_scenarios(
         tmp_path, tiny_scenario("a", seed=3), tiny_scenario("b", penalties={"arrest_prob": 0.5})
     )
@@ -210,7 +210,7 @@ def test_sim_compare_writes_folder_and_exits_1_when_a_run_failed(tmp_path, monke
 
 
 def test_sim_run_reports_failures_and_exits_1(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sim.runner, "run_replicate", failing_run)
+    monkeypatch.setattr(sim.model.runner, "run_replicate", failing_run)
     (path,) = _write_scenarios(tmp_path, tiny_scenario("r"))
     rc = main(
         ["run", path, "--replicates", "4", "--workers", "1", "--no-plots", "--out", str(tmp_path / "res")]
@@ -222,7 +222,7 @@ def test_sim_run_reports_failures_and_exits_1(tmp_path, monkeypatch, capsys):
     man = json.loads((run_dir / "manifest.json").read_text())
     assert man["replicates"] == 3 and man["failed_replicates"][0]["replicate"] == 2
     assert "Traceback" in man["failed_replicates"][0]["traceback"]
-    monkeypatch.setattr(sim.runner, "run_replicate", fake_run)
+    monkeypatch.setattr(sim.model.runner, "run_replicate", fake_run)
     assert (
         main(
             ["run", path, "--replicates", "2", "--workers", "1", "--no-plots", "--out", str(tmp_path / "ok")]
@@ -428,7 +428,7 @@ def test_sobol_indices_of_an_analytic_function(tmp_path):
 
 
 def test_sim_sweep_cli(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sim.runner, "run_replicate", fake_run)
+    monkeypatch.setattr(sim.model.runner, "run_replicate", fake_run)
     (path,) = _write_scenarios(tmp_path, tiny_scenario("cli"))
     out = tmp_path / "sw"
     args = [

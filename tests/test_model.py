@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import mesa
 import numpy as np
 import pandas as pd
 import pytest
 
-from sim.model import SmugglingModel
-from sim.runner import run_replicate
+from sim.model.model import SmugglingModel
+from sim.model.runner import run_replicate
 from tests.model_fixtures import BAN, tiny
 
 
@@ -173,7 +171,7 @@ def test_ban_shifts_prices_and_routes():
 
 def test_agents_are_views_and_registered():
     m = run(tiny({**BAN, "steps": 10}))
-    from sim.agents import BuyerAgent, SmugglerAgent
+    from sim.model.agents import BuyerAgent, SmugglerAgent
     smugglers = m.agents_by_type[SmugglerAgent]
     assert len(smugglers) == len(m.sm.status)
     ag = next(iter(smugglers))

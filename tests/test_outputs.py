@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import outputs
+from sim.outputs import results as outputs
 from sim.scenario import load_scenario
-from sim.schema import Scenario
+from sim.scenario.schema import Scenario
 
 DATA = Path(__file__).parent / "data"
 T0 = dt.datetime(2025, 3, 1, 14, 15, 2, tzinfo=dt.timezone.utc)

@@ -1,4 +1,4 @@
-"""The compiled core (sim.kernels) against the plain-Python reference (sim.reference).
+"""The compiled core (sim.model.kernels) against the plain-Python reference (sim.model.reference).
 
 Both cores run the same scenario in lockstep; after every step the whole model state
 (smuggler arrays, prices, stocks, pipelines, customs' memory, the random generator) and
@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
-from sim import kernels as kr
-from sim.kpis import compute_kpis
-from sim.model import SmugglingModel
-from sim.schema import Scenario
+from sim.model import kernels as kr
+from sim.model.kpis import compute_kpis
+from sim.model.model import SmugglingModel
+from sim.scenario.schema import Scenario
 from tests.worlds import BAN_WORLD, worlds
 
 # Floats are compared to rtol 1e-12, not for exact equality: the reference calls CPython's

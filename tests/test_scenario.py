@@ -9,9 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from sim import docgen
-from sim.scenario import (ScenarioError, dump_toml, key_lines, list_scenarios, load_scenario,
-                          parse_key, parse_override)
+from sim.scenario import (
+    ScenarioError,
+    docgen,
+    dump_toml,
+    key_lines,
+    list_scenarios,
+    load_scenario,
+    parse_key,
+    parse_override,
+)
 
 DATA = Path(__file__).parent / "data"
 
@@ -241,11 +248,11 @@ def test_format_doc_in_step():
     diff = "".join(list(difflib.unified_diff(committed.splitlines(True), fresh.splitlines(True),
                                              "docs/scenario-format.md", "generated", n=0))[:12])
     assert committed == fresh, (
-        f"docs/scenario-format.md is out of step with sim/schema.py; regenerate it with `{docgen.REGENERATE}`\n{diff}")
+        f"docs/scenario-format.md is out of step with sim/scenario/schema.py; regenerate it with `{docgen.REGENERATE}`\n{diff}")
 
 
 def test_format_doc_lists_every_key_and_its_example_loads(tmp_path):
-    from sim.schema import Scenario
+    from sim.scenario.schema import Scenario
     text = docgen.generate()
     for f in Scenario.model_fields:
         assert f"| `{f}` |" in text

@@ -13,12 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import docgen, template
 from sim.cli import main
-from sim.kpis import compute_kpis
-from sim.model import SmugglingModel
-from sim.scenario import load_scenario
-from sim.schema import METHODS, TECHS, Scenario
+from sim.model.kpis import compute_kpis
+from sim.model.model import SmugglingModel
+from sim.scenario import docgen, load_scenario, template
+from sim.scenario.schema import METHODS, TECHS, Scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 FILES = sorted(SCENARIOS.glob("*.toml"))
@@ -56,7 +55,7 @@ def test_sim_validate_accepts_it(path, capsys):
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_smoke_run(path):
-    """A few steps (past the first event) of replicate 0, as sim.runner.run_replicate runs it."""
+    """A few steps (past the first event) of replicate 0, as sim.model.runner.run_replicate runs it."""
     s = load_scenario(path)
     n = smoke_steps(s)
     model = SmugglingModel(s, replicate=0, steps=n)
@@ -130,7 +129,7 @@ def test_template_lists_every_key_of_the_schema():
     def present(p):
         return any(len(q) == len(p) and all(a in ("*", b) for a, b in zip(p, q)) for q in with_alternatives)
     missing = [".".join(p) for p in schema_paths() if not present(p)]
-    assert not missing, f"scenarios/template.toml lacks {missing}; add an example to sim.template.WORLD"
+    assert not missing, f"scenarios/template.toml lacks {missing}; add an example to sim.scenario.template.WORLD"
     data = tomllib.loads(text)
     assert set(data["methods"]) == set(METHODS)
     assert {t: set(row) for t, row in data["eff"].items()} == {t: set(METHODS) for t in TECHS}
@@ -158,7 +157,7 @@ def test_template_in_step_with_the_schema():
     diff = "".join(list(difflib.unified_diff(committed.splitlines(True), fresh.splitlines(True),
                                              "scenarios/template.toml", "generated", n=0))[:12])
     assert committed == fresh, (
-        "scenarios/template.toml is out of step with sim/schema.py; "
+        "scenarios/template.toml is out of step with sim/scenario/schema.py; "
         f"regenerate it with `{template.REGENERATE}`\n{diff}")
 
 

@@ -1,4 +1,4 @@
-"""The stylized-fact checks (sim.validation) and the sensitivity report (sim.sensitivity).
+"""The stylized-fact checks (sim.calibration.facts) and the sensitivity report (sim.calibration.sensitivity).
 
 Fast tests measure each fact on small synthetic long-format timeseries with known
 answers and check the pass/fail rule and the report writers without running the model.
@@ -16,10 +16,11 @@ import pandas as pd
 import pytest
 
 import sim.experiments
-from sim import sensitivity, validation
-from sim.runner import RunResult
+from sim.calibration import facts as validation
+from sim.calibration import sensitivity
+from sim.calibration.facts import FACTS, Fact, evaluate
+from sim.model.runner import RunResult
 from sim.scenario import load_scenario
-from sim.validation import FACTS, Fact, evaluate
 
 START = dt.date(2024, 12, 1)
 KEYS = ("market", "commodity", "route", "checkpoint", "method")
@@ -198,7 +199,7 @@ def test_sensitivity_report_marks_values_outside_the_band():
     assert sensitivity.cell(s3, [0.95, 1.0, 0.5]) == "0.95 / **1.00**† / 0.50"
     base = {f.id: np.array([1.0, 2.0, 3.0]) for f in FACTS}
     rows = [dict(key="a.b", status="TUNED S1", base=["0.5"], means={f.id: [1.0, 2.0, 3.0] for f in FACTS})]
-    md = sensitivity.markdown(base, rows, 3, None, "python -m sim.sensitivity --replicates 3")
+    md = sensitivity.markdown(base, rows, 3, None, "python -m sim.calibration.sensitivity --replicates 3")
     assert "| (base ± 2 s.e.) | | | 2.00 ± 1.15 |" in md  # sd 1, 3 replicates: 2 / sqrt(3)
     assert "| `a.b` | TUNED S1 | 0.5 | **1.00**† / **2.00**† / **3.00**† |" in md
 

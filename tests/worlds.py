@@ -14,7 +14,7 @@ import datetime as dt
 
 from hypothesis import strategies as st
 
-from sim.schema import TECHS, Scenario, check_references
+from sim.scenario.schema import TECHS, Scenario, check_references
 
 
 def _f(lo: float, hi: float) -> st.SearchStrategy[float]:

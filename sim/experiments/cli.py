@@ -8,8 +8,14 @@ import json
 import sys
 from pathlib import Path
 
-from sim.experiments.compare import (common_seed_scenarios, compare, crn_note, draw_charts, format_comparison,
-                                     write_compare)
+from sim.experiments.compare import (
+    common_seed_scenarios,
+    compare,
+    crn_note,
+    draw_charts,
+    format_comparison,
+    write_compare,
+)
 from sim.experiments.execution import ExperimentError, RunFailure, Timer, replicate_list, summary_line
 from sim.experiments.sweep import parse_vary, sweep
 from sim.scenario import ScenarioError, load_scenario
@@ -187,7 +193,7 @@ def cmd_sweep(args) -> int:
     if args.resume and not args.out:
         raise ExperimentError("--resume: give --out with the folder of the sweep to continue")
     scenario = load_scenario(args.file, _overrides(args))
-    from sim import outputs
+    from sim.outputs import results as outputs
 
     out = (
         Path(args.out)

@@ -117,7 +117,7 @@ def comparison_table(results_by_scenario: dict[str, list]) -> pd.DataFrame:
 
 
 def _g(x: float, scale: float = 1.0, sign: bool = False) -> str:
-    from sim.outputs import fmt_number
+    from sim.outputs.results import fmt_number
 
     if x is None or not np.isfinite(x):
         return "n/a"
@@ -128,7 +128,7 @@ def _g(x: float, scale: float = 1.0, sign: bool = False) -> str:
 def format_comparison(table: pd.DataFrame) -> str:
     """A text table: KPI rows with unit; per scenario "mean [p05, p95]", and "diff [p05, p95]" after
     the first. Shares and rates are shown in %, like `sim run`'s summary."""
-    from sim.outputs import kpi_unit
+    from sim.outputs.results import kpi_unit
 
     names = list(dict.fromkeys(table["scenario"]))
     kpis = list(dict.fromkeys(table["kpi"]))
@@ -198,12 +198,12 @@ def write_compare(
     """Write <out_root>/compare-<names>/<run-id>/ atomically and return its path.
 
     Contents: comparison.csv, comparison.json, one results folder per scenario
-    (`<scenario>/<run-id>/`, written by sim.outputs.write_run; failed replicates are left
+    (`<scenario>/<run-id>/`, written by sim.outputs.results.write_run; failed replicates are left
     out and listed in its manifest) and the comparison charts (sim.plots.write_compare_charts).
     `scenarios` are the common-seed copies that ran (see `common_seed_scenarios`).
     run_charts(run_dir) draws a scenario's own charts inside its folder (None: no charts).
     """
-    from sim import outputs
+    from sim.outputs import results as outputs
 
     names = [s.name for s in scenarios]
     parent = Path(out_root) / outputs.folder_name("compare-" + "-".join(names))

@@ -63,16 +63,16 @@ class Task:
 def replicate_seed(master_seed: int, replicate: int) -> np.random.SeedSequence:
     """The replicate's seed, `SeedSequence(master_seed).spawn(n)[replicate]` for any n.
 
-    The model's own (sim.runner.replicate_seed), imported when first needed.
+    The model's own (sim.model.runner.replicate_seed), imported when first needed.
     """
-    from sim.runner import replicate_seed as model_seed
+    from sim.model.runner import replicate_seed as model_seed
 
     return model_seed(master_seed, replicate)
 
 
 def default_run_fn() -> Callable:
-    """`sim.runner.run_replicate`, imported only when needed."""
-    from sim.runner import run_replicate
+    """`sim.model.runner.run_replicate`, imported only when needed."""
+    from sim.model.runner import run_replicate
 
     return run_replicate
 

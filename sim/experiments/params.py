@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from sim.experiments.execution import ExperimentError
 from sim.scenario import explain, load_scenario, parse_key, set_path
-from sim.schema import Scenario, check_references
+from sim.scenario.schema import Scenario, check_references
 
 
 def _unwrap(tp):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.schema import METHODS, TECHS, Customs, Scenario
+from sim.scenario.schema import METHODS, Customs, Scenario
 
 IMPORT, EXPORT = 0, 1
 OPEN, LICENSE, BAN = 0, 1, 2

@@ -2,7 +2,7 @@
 
 Every field carries its unit in its name or in its description, a default where a
 sensible one exists, and its range. `docs/scenario-format.md` is generated from these
-models (`python -m sim.docgen`) and a test keeps the two in step.
+models (`python -m sim.scenario.docgen`) and a test keeps the two in step.
 
 Structure (top-level tables): commodities, countries, markets, producers, exporters,
 smugglers, methods, eff, customs, routes, controls, penalties, events. Cross-references

@@ -1,4 +1,4 @@
-"""Plain-Python reference for the compiled step core (`sim.kernels`).
+"""Plain-Python reference for the compiled step core (`sim.model.kernels`).
 
 A slow, readable second implementation of MODEL.md §5 step 3, written from MODEL.md and
 the kernels' docstrings rather than translated from their code: every smuggler is a
@@ -13,7 +13,7 @@ must give the same run as the default compiled core. tests/test_reference.py che
 on generated worlds. Use it to read what the core does, or to debug a kernel.
 
 Units: quantities in t, prices in USD/kg, money in USD, time in steps.
-Status codes are those of `sim.kernels` (POOL, ACTIVE, SHIPPING, SELLING, JAILED, BANKRUPT,
+Status codes are those of `sim.model.kernels` (POOL, ACTIVE, SHIPPING, SELLING, JAILED, BANKRUPT,
 REMOVED).
 """
 
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.kernels import ACTIVE, BANKRUPT, JAILED, POOL, REMOVED, SELLING, SHIPPING
-from sim.schema import METHODS
-from sim.world import IMPORT, M_UNDERVALUE
+from sim.model.kernels import ACTIVE, BANKRUPT, JAILED, POOL, REMOVED, SELLING, SHIPPING
+from sim.model.world import IMPORT, M_UNDERVALUE
+from sim.scenario.schema import METHODS
 
 KG_PER_T = 1000.0
 ROUNDS = 4  # a shipment crosses at most the 4 checkpoints of a route in one step

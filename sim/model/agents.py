@@ -9,7 +9,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from sim import kernels as kr
+from sim.model import kernels as kr
 
 STATUS_NAMES = {kr.POOL: "pool", kr.ACTIVE: "active", kr.SHIPPING: "shipping", kr.SELLING: "selling",
                 kr.JAILED: "jailed", kr.BANKRUPT: "bankrupt", kr.REMOVED: "removed"}
@@ -40,7 +40,7 @@ class SmugglerAgent(mesa.Agent):
 
     def belief(self, lane: str, method: str) -> float:
         """Believed interdiction probability on a lane ("CN:export>US", "TH:import") for a method."""
-        from sim.schema import METHODS
+        from sim.scenario.schema import METHODS
         c = self.model.layout.lane_names.index(lane)
         m = METHODS.index(method)
         a, b = self.model.sm.a[self.idx, c, m], self.model.sm.b[self.idx, c, m]

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim import kernels as kr
-from sim.schema import METHODS
+from sim.model import kernels as kr
+from sim.scenario.schema import METHODS
 
 KEYS = ("market", "commodity", "route", "checkpoint", "method")
 

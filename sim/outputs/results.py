@@ -123,7 +123,7 @@ def versions() -> dict[str, str]:
 def git_commit() -> str | None:
     """HEAD of the repository holding this package, or None (no git, no repo, no commit)."""
     try:
-        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent.parent,
+        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parents[2],
                            capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
@@ -144,7 +144,7 @@ def manifest(scenario, results, argv, started: dt.datetime, ended: dt.datetime, 
         "replicates": len(reps), "steps": scenario.steps,
         "start_date": scenario.start_date.isoformat(), "days_per_step": scenario.days_per_step,
         "master_seed": scenario.seed,
-        # == numpy SeedSequence(master_seed).spawn(n)[r] for any n (see sim.runner.replicate_seed)
+        # == numpy SeedSequence(master_seed).spawn(n)[r] for any n (see sim.model.runner.replicate_seed)
         "replicate_seeds": [{"replicate": r, "entropy": scenario.seed, "spawn_key": [r]} for r in reps],
         "events": events,
         "versions": versions(),

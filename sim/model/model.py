@@ -2,9 +2,9 @@
 
 1. scenario events due this step (rebuild `Params` from the updated scenario);
 2. institutional agents update (exporters, customs, transit countries, producers);
-3. the compiled core (`sim.kernels`): smugglers choose and depart, shipments cross
+3. the compiled core (`sim.model.kernels`): smugglers choose and depart, shipments cross
    checkpoints, markets clear, gray goods sell, beliefs update; entry and release;
-4. one row of metrics (`sim.recorder.Recorder`, behind a Mesa DataCollector).
+4. one row of metrics (`sim.model.recorder.Recorder`, behind a Mesa DataCollector).
 
 All randomness comes from `self.rng`, the one Generator of the run; every array of
 draws the kernels need is drawn here, in a fixed order and size, so the run is a pure
@@ -18,14 +18,20 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 
-from sim import kernels as kr
-from sim.agents import (BuyerAgent, CustomsAgent, ExporterAgent, ProducerAgent, SmugglerAgent,
-                        TransitCountryAgent)
-from sim.recorder import Recorder
-from sim.reference import reference_core
+from sim.model import kernels as kr
+from sim.model.agents import (
+    BuyerAgent,
+    CustomsAgent,
+    ExporterAgent,
+    ProducerAgent,
+    SmugglerAgent,
+    TransitCountryAgent,
+)
+from sim.model.recorder import Recorder
+from sim.model.reference import reference_core
+from sim.model.world import M_RELABEL, Layout, build_layout, build_params, controls_at
 from sim.scenario import parse_key, set_path
-from sim.schema import METHODS, Scenario
-from sim.world import Layout, M_RELABEL, build_layout, build_params, controls_at
+from sim.scenario.schema import METHODS, Scenario
 
 
 def replicate_seed(master_seed: int, replicate: int) -> np.random.SeedSequence:
@@ -67,7 +73,7 @@ class SmugglingModel(mesa.Model):
 
     def __init__(self, scenario: Scenario, replicate: int = 0, steps: int | None = None, core: str = "numba",
                  rng: int | None = None):
-        """core: "numba" (the compiled kernels) or "reference" (sim.reference, plain Python, same results).
+        """core: "numba" (the compiled kernels) or "reference" (sim.model.reference, plain Python, same results).
         rng: an integer master seed replacing scenario.seed (as `mesa.batch_run` passes it); the run's
         Generator is always SeedSequence(master seed, spawn_key=(replicate,))."""
         master = scenario.seed if rng is None else int(rng)
@@ -205,7 +211,7 @@ class SmugglingModel(mesa.Model):
         clear_markets -> sell_gray -> update_beliefs. Updates the smuggler arrays, observations and
         inventories in place and returns the step's flows (t, USD) and cleared prices (USD/kg).
         `arrivals` [M, K] t reach each market; its origin row becomes `home` [K] t less what smugglers
-        diverted. With core="reference", sim.reference.reference_core does the same in plain Python."""
+        diverted. With core="reference", sim.model.reference.reference_core does the same in plain Python."""
         if self.core == "reference":
             return reference_core(self, t, valid, gray_exp, gray_supply, route_surge, restricted, arrivals, home,
                                   u_choice, u_cp, u_arrest, ready)

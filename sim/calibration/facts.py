@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from sim import __version__
-from sim.kpis import rolling_mean
+from sim.model.kpis import rolling_mean
 from sim.scenario import load_scenario
 
-SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
 
 def series(ts: pd.DataFrame, metric: str, **keys) -> np.ndarray:
@@ -127,7 +127,7 @@ def evaluate(replicates: int = 20, seed: int | None = None, workers: int | None 
              scenario_dir: Path = SCENARIOS, progress: bool = True) -> pd.DataFrame:
     """Run the episode scenarios and measure every fact per replicate: one row per fact."""
     from sim.experiments import run_replicates
-    from sim.runner import RunResult
+    from sim.model.runner import RunResult
 
     rows, cache = [], {}
     for fact in FACTS:
@@ -198,7 +198,7 @@ def register(subparsers) -> None:
 
 
 def cmd_validate_facts(args) -> int:
-    from sim.outputs import atomic_write_text
+    from sim.outputs.results import atomic_write_text
 
     table = evaluate(args.replicates, args.seed, args.workers)
     print(format_table(table))

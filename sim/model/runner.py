@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from sim.kpis import compute_kpis
-from sim.model import SmugglingModel, replicate_seed
-from sim.schema import Scenario
+from sim.model.kpis import compute_kpis
+from sim.model.model import SmugglingModel, replicate_seed
+from sim.scenario.schema import Scenario
 
 __all__ = ["RunResult", "run_replicate", "replicate_seed"]
 

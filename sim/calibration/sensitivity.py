@@ -1,11 +1,11 @@
 """One-at-a-time sensitivity of the stylized facts S1-S7 to the calibrated parameters.
 
-    python -m sim.sensitivity --replicates 6 --out docs/calibration-sensitivity.md
+    python -m sim.calibration.sensitivity --replicates 6 --out docs/calibration-sensitivity.md
 
 Each parameter in PARAMS is set to 0.8 and 1.2 times its value (integers rounded, probabilities
 clipped to [0, 1]) in every episode scenario that sets it explicitly, the others staying put;
 every level runs the same replicates of the same master seed (common random numbers). Facts
-are measured with `sim.validation`'s functions.
+are measured with `sim.calibration.facts`'s functions.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pydantic import BaseModel
 from tqdm import tqdm
 
 from sim import __version__
+from sim.calibration.facts import FACTS, SCENARIOS, _fmt
 from sim.scenario import load_scenario, parse_key
-from sim.validation import FACTS, SCENARIOS, _fmt
 
 LEVELS = (0.8, 1.0, 1.2)
 PARAMS = [  # (dotted key, how the scenario files set it, probability?)
@@ -121,9 +121,9 @@ def markdown(base: dict, rows: list[dict], replicates: int, seed: int | None, co
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sim.outputs import atomic_write_text
+    from sim.outputs.results import atomic_write_text
 
-    p = argparse.ArgumentParser(prog="python -m sim.sensitivity", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m sim.calibration.sensitivity", description=__doc__.split("\n\n")[0])
     p.add_argument("--replicates", type=int, default=6, help="replicates per scenario and level (default 6)")
     p.add_argument("--seed", type=int, default=None, help="master seed (default: each scenario's own)")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.replicates < 2 or a.workers < 1:
         p.error("--replicates must be >= 2 (for the noise row) and --workers >= 1")
-    cmd = f"python -m sim.sensitivity --replicates {a.replicates}"
+    cmd = f"python -m sim.calibration.sensitivity --replicates {a.replicates}"
     cmd += f" --seed {a.seed}" if a.seed is not None else ""
     atomic_write_text(Path(a.out), markdown(*run(a.replicates, a.seed, a.workers), a.replicates, a.seed, cmd))
     print(f"report written to {a.out}")

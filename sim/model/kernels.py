@@ -2,7 +2,7 @@
 
 No I/O, no Python objects, no random state: every random number a kernel uses is
 drawn beforehand by the model from its one `numpy.random.Generator` and passed in, so
-`sim.reference` (plain Python, one loop per agent) can replay the same draws and must
+`sim.model.reference` (plain Python, one loop per agent) can replay the same draws and must
 give the same result. Equations and their justification: docs/model.md.
 
 Smuggler status codes are the constants below. A smuggler has at most one shipment in

@@ -1,0 +1,1 @@
+"""Facts from the record, the validation report, and sensitivity of the facts to assumptions."""

@@ -1,0 +1,1 @@
+"""Results folders, written atomically, and the tables printed from them."""
