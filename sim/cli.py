@@ -88,6 +88,7 @@ def cmd_run(args) -> int:
     from sim.experiments import run_replicates
     from sim.experiments.cli import run_charts, split_failures, summary_line
     from sim.outputs import results as outputs
+    from sim.outputs.tables import format_summary, kpi_table
 
     extra = [(f"--{k}", f"{k}={v}") for k, v in
              (("seed", args.seed), ("steps", args.steps), ("replicates", args.replicates)) if v is not None]
@@ -109,7 +110,7 @@ def cmd_run(args) -> int:
     except KeyboardInterrupt:
         print("interrupted; no results written", file=sys.stderr)
         return 130
-    print(outputs.format_summary(outputs.kpi_table(results)))
+    print(format_summary(kpi_table(results)))
     print(f"\nresults: {run_dir}")
     print(summary_line(len(results) + len(failed), len(failed), (ended - started).total_seconds(), run_dir))
     return 1 if failed else 0

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from sim.outputs import results as outputs
+from sim.outputs import tables
 from sim.scenario import load_scenario
 from sim.scenario.schema import Scenario
 
@@ -137,7 +138,7 @@ def test_scenario_names_become_safe_folder_names():
 
 
 def test_summary_table_has_units_percent_and_separators(scenario, results):
-    text = outputs.format_summary(outputs.kpi_table(results))
+    text = tables.format_summary(tables.kpi_table(results))
     lines = text.splitlines()
     assert lines[0].split() == ["KPI", "unit", "mean", "5", "%", "95", "%"]
     row = {ln.split()[0]: ln.split()[1:] for ln in lines[1:]}
@@ -149,9 +150,9 @@ def test_summary_table_has_units_percent_and_separators(scenario, results):
 
 
 def test_units_and_number_format():
-    assert outputs.kpi_unit("price_peak_index") == ("x", 1.0)
-    assert outputs.kpi_unit("min_stock_cover_days") == ("days", 1.0)
-    assert outputs.kpi_unit("interdiction_rate") == ("%", 100.0)
-    assert outputs.kpi_unit("arrests") == ("", 1.0)
-    assert [outputs.fmt_number(v) for v in (math.nan, 0.0, 0.01234, 3.14159, 42.0, 1234567.8)] == \
+    assert tables.kpi_unit("price_peak_index") == ("x reference", 1.0)
+    assert tables.kpi_unit("min_stock_cover_days") == ("days", 1.0)
+    assert tables.kpi_unit("interdiction_rate") == ("%", 100.0)
+    assert tables.kpi_unit("arrests") == ("", 1.0)
+    assert [tables.fmt_number(v) for v in (math.nan, 0.0, 0.01234, 3.14159, 42.0, 1234567.8)] == \
         ["n/a", "0", "0.0123", "3.14", "42.0", "1,234,568"]

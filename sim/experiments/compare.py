@@ -117,7 +117,7 @@ def comparison_table(results_by_scenario: dict[str, list]) -> pd.DataFrame:
 
 
 def _g(x: float, scale: float = 1.0, sign: bool = False) -> str:
-    from sim.outputs.results import fmt_number
+    from sim.outputs.tables import fmt_number
 
     if x is None or not np.isfinite(x):
         return "n/a"
@@ -128,7 +128,7 @@ def _g(x: float, scale: float = 1.0, sign: bool = False) -> str:
 def format_comparison(table: pd.DataFrame) -> str:
     """A text table: KPI rows with unit; per scenario "mean [p05, p95]", and "diff [p05, p95]" after
     the first. Shares and rates are shown in %, like `sim run`'s summary."""
-    from sim.outputs.results import kpi_unit
+    from sim.outputs.tables import kpi_unit
 
     names = list(dict.fromkeys(table["scenario"]))
     kpis = list(dict.fromkeys(table["kpi"]))

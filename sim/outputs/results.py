@@ -29,7 +29,8 @@ from pathlib import Path
 
 import pandas as pd
 
-SUMMARY_ROWS = ("mean", "p05", "p95")
+from sim.outputs.tables import SUMMARY_ROWS, kpi_table
+
 DEPENDENCIES = ("numpy", "numba", "mesa", "pandas", "pyarrow", "pydantic", "matplotlib")
 
 
@@ -52,59 +53,6 @@ def jsonable(x):
     if isinstance(x, (dt.date, dt.datetime)):
         return x.isoformat()
     return x
-
-
-# ---------------------------------------------------------------- KPIs ---------------
-def kpi_table(results) -> pd.DataFrame:
-    """KPIs per replicate (column `replicate`), then rows "mean", "p05", "p95" (NaN-skipping)."""
-    per = pd.DataFrame([{"replicate": r.replicate, **r.kpis} for r in sorted(results, key=lambda r: r.replicate)])
-    values = per.drop(columns="replicate").astype(float)
-    stats = pd.DataFrame([values.mean(), values.quantile(0.05), values.quantile(0.95)])
-    stats.insert(0, "replicate", list(SUMMARY_ROWS))
-    per["replicate"] = per["replicate"].astype(object)
-    return pd.concat([per, stats], ignore_index=True)
-
-
-def kpi_unit(name: str) -> tuple[str, float]:
-    """(unit, display scale) inferred from a KPI name: _t t, _usd USD, _share/_rate %, ..."""
-    if name.startswith("weeks_"):
-        return "weeks", 1.0
-    for suffix, unit, scale in (("_usd_kg", "USD/kg", 1.0), ("_t", "t", 1.0), ("_usd", "USD", 1.0),
-                                ("_index", "x", 1.0), ("_surge", "x", 1.0), ("_share", "%", 100.0),
-                                ("_rate", "%", 100.0), ("_days", "days", 1.0)):
-        if name.endswith(suffix):
-            return unit, scale
-    return "", 1.0
-
-
-def fmt_number(v: float) -> str:
-    """Readable number: thousands separators when large, about 3 significant digits else."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "n/a"
-    a = abs(v)
-    if a == 0:
-        return "0"
-    if math.isinf(a):
-        return "inf" if v > 0 else "-inf"
-    if a >= 100:
-        return f"{v:,.0f}"
-    if a >= 10:
-        return f"{v:.1f}"
-    if a >= 1:
-        return f"{v:.2f}"
-    return f"{v:.3g}"
-
-
-def format_summary(kpi_df: pd.DataFrame) -> str:
-    """Plain aligned text table: KPI, unit, mean, 5 %, 95 % (shares shown in %)."""
-    stats = kpi_df.set_index(kpi_df["replicate"].astype(str))
-    rows = [("KPI", "unit", "mean", "5 %", "95 %")]
-    for k in (c for c in kpi_df.columns if c != "replicate"):
-        unit, scale = kpi_unit(k)
-        rows.append((k, unit, *(fmt_number(float(stats.at[s, k]) * scale) for s in SUMMARY_ROWS)))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  " +
-                     "  ".join(f"{x:>{w}}" for x, w in zip(r[2:], widths[2:])) for r in rows)
 
 
 # ---------------------------------------------------------------- manifest -----------
