@@ -205,8 +205,8 @@ class SmugglingModel(mesa.Model):
         thr = p.cp_anomaly_thr[c]
         h_con = L.hub_of_country[L.cell_consignee]
         h_org = L.hub_of_country[L.cell_origin]
-        ratio_con = np.where(h_con >= 0, self.hub_ratio[np.maximum(h_con, 0)], 0.0)
-        ratio_org = np.where(h_org >= 0, self.hub_ratio[np.maximum(h_org, 0)], 0.0)
+        ratio = np.append(self.hub_ratio, 0.0)          # index -1 (not a hub) reads 0
+        ratio_con, ratio_org = ratio[h_con], ratio[h_org]
         flagged_hub = p.cp_anomaly_on[c] & ((ratio_con > thr) | (ratio_org > thr))
         origin_goods = (L.cell_cat < L.K) & (L.cell_origin == L.origin)
         regime = np.where(origin_goods, ctrl.regime[L.cell_consignee, np.minimum(L.cell_cat, L.K - 1)], OPEN)
@@ -305,6 +305,8 @@ class SmugglingModel(mesa.Model):
         legit_insp = legit_n * kr.cell_inspection_probs(L.cell_cp, score, p.cp_coop, p.cp_capacity, p.cp_random_share,
                                                         n_all, s_all)
         self.last_cell = (out["cell_seized"], out["cell_clean"] + legit_insp)
+        self.cells_now = {"legit_n": legit_n, "score": score, "legit_inspected": legit_insp,  # for inspection
+                          "cp_smuggled_n": out["n_smuggled"]}
         # defense buyers use legal arrivals and stock, but no origin goods when military users are excluded
         mkt_country = np.array([L.countries.index(c) for c in L.markets])
         origin_in = np.zeros((M, K))

@@ -356,7 +356,9 @@ class Market:
     restock: float       # share of the gap to target closed per step
     buffer: float        # share of the gap D0 - arrivals filled from (or put into) stock
     gray_share: float
-    discount: float      # gray goods sell at (1 - discount) x the legal price
+    discount: float      # gray goods usually sell at (1 - discount) x the legal price
+    gray_elasticity: float
+    gray_floor: float    # smugglers hold their goods below this share of the usual gray price
     floor: float         # USD/kg guards
     guard: float
 
@@ -383,14 +385,22 @@ def clear_market(mk: Market) -> dict:
     price on the demand curve, kept within the guards (and flagged when it touches one); above
     the backstop, the demand the base curve would still have had is lost to substitutes."""
     A = mk.A
-    g = min(mk.offer, mk.gray_share * mk.demand(mk.price_prev))
+    usual = mk.gray_share * mk.demand(mk.price_prev)   # what gray buyers take at the usual discount
+    # a glut of smuggled goods sells at a deeper discount, down to the floor where smugglers hold back
+    ratio, g = 1.0, mk.offer
+    if mk.offer > usual:
+        glut = (mk.offer / usual) ** (-1.0 / mk.gray_elasticity) if usual > 0.0 else 0.0
+        if glut >= mk.gray_floor:
+            ratio = glut                              # everything sells, at a deeper discount
+        else:
+            ratio, g = mk.gray_floor, usual * mk.gray_floor ** (-mk.gray_elasticity)
     release = mk.restock * (mk.inventory - mk.target) + mk.buffer * (mk.D0 - A - g)
     release = min(max(release, -(A + g)), mk.inventory)   # stock takes at most arrivals, gives what it has
     S = A + release + g
     raw = mk.inverse(S)
     P = min(max(raw, mk.floor), mk.guard)
     lost = max(mk.D0 * (P / mk.P0) ** (-mk.eps) - S, 0.0) if P > mk.backstop else 0.0
-    return dict(price=P, gray_price=(1.0 - mk.discount) * P, gray_sold=g, consumption=S,
+    return dict(price=P, gray_price=ratio * (1.0 - mk.discount) * P, gray_sold=g, consumption=S,
                 legal_use=A + max(release, 0.0), unmet=lost, at_guard=raw >= mk.guard or raw <= mk.floor,
                 inventory=mk.inventory - release)
 
@@ -514,7 +524,8 @@ def reference_core(model, t: int, valid, gray_exp, gray_supply, cell_score, legi
         inventory=at(model.inventory, mk, k), P0=at(p.P0, mk, k), D0=at(p.D0, mk, k) * at(p.demand_index, mk, k),
         eps=float(p.eps[k]), eps_sub=float(p.eps_sub[k]), backstop=at(p.backstop, mk, k),
         target=at(p.stock_target, mk, k), restock=at(p.restock, mk, k), buffer=at(p.buffer_share, mk, k),
-        gray_share=at(p.gray_share, mk, k), discount=at(p.gray_discount, mk, k), floor=at(p.floor, mk, k),
+        gray_share=at(p.gray_share, mk, k), discount=at(p.gray_discount, mk, k),
+        gray_elasticity=at(p.gray_elasticity, mk, k), gray_floor=at(p.gray_floor, mk, k), floor=at(p.floor, mk, k),
         guard=at(p.guard, mk, k)))
         for k in range(K)] for mk in range(M)]
     market = {key: np.array([[c[key] for c in row] for row in cleared]) for key in cleared[0][0]}

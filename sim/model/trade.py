@@ -139,10 +139,10 @@ def diversion_cost(O, p) -> np.ndarray:
 
 def diversion_offer(W, O, origin_output, home_supply, p, blacklisted) -> np.ndarray:
     """[E, K] t each exporter offers smugglers this step at gray purchase price W (USD/kg): its
-    divertible share of its part of the origin's output, if the premium W - O beats its cost and it
-    is not blacklisted; all offers together at most what would otherwise go to the home market."""
+    divertible share of its part of the origin's output, if the premium W - O covers its cost and
+    it is not blacklisted; all offers together at most what would otherwise go to the home market."""
     E = p.compliance_cost.shape[0]
-    willing = (diversion_cost(O, p) < (W - O)[None, :]) & ~blacklisted
+    willing = (diversion_cost(O, p) <= (W - O)[None, :]) & ~blacklisted
     offer = willing * (p.divertible_share * origin_output / E)[None, :]
     total = offer.sum(axis=0)
     scale = np.divide(home_supply, total, out=np.ones_like(total), where=total > home_supply)

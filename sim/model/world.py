@@ -280,6 +280,8 @@ class Params:
     defense_share: np.ndarray
     gray_share: np.ndarray
     gray_discount: np.ndarray
+    gray_elasticity: np.ndarray
+    gray_floor: np.ndarray
     floor: np.ndarray               # USD/kg guard
     guard: np.ndarray               # USD/kg guard
     container_kg: np.ndarray        # [K]
@@ -469,6 +471,7 @@ def build_params(s: Scenario, L: Layout) -> Params:
         stock_target=grid("stock_cover_days") / s.days_per_step * D0, restock=grid("restock_speed"),
         buffer_share=grid("buffer_share"), defense_share=grid("defense_share"),
         gray_share=grid("gray_share"), gray_discount=grid("gray_discount"),
+        gray_elasticity=grid("gray_elasticity"), gray_floor=grid("gray_floor"),
         floor=grid("price_floor_index") * P0, guard=grid("price_guard_index") * P0,
         container_kg=np.array([s.commodities[k].container_load_kg for k in L.commodities]),
         typical_value=np.array(tv, float),
