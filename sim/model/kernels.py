@@ -315,7 +315,8 @@ def cross_checkpoints(t, status, capital, network, ship_k, ship_r, ship_m, ship_
 
 @njit(cache=True)
 def clear_markets(arrivals, gray_offer, price_prev, inventory, P0, D0, demand_index, eps, eps_sub, backstop,
-                  stock_target, restock, buffer_share, gray_share, gray_discount, gray_elasticity, gray_floor,
+                  stock_target, restock, buffer_share, defense_share, gray_share, gray_discount, gray_elasticity,
+                  gray_floor,
                   floor, guard,
                   price, gray_price, gray_sold, consumption, legal_use, unmet, at_guard):
     """Clear every market and commodity (MODEL.md §5.2).
@@ -323,7 +324,8 @@ def clear_markets(arrivals, gray_offer, price_prev, inventory, P0, D0, demand_in
     demand     D(P) = x D0 (P / P0)^-eps up to the backstop Pb, D(Pb)(P / Pb)^-eps_sub above it
     gray       at the usual gray price (1 - disc) P, gray buyers take up to g* = gray_share x D(P_prev);
                a larger offer sells at a deeper discount, (1 - disc) P (offer / g*)^(-1 / gray_elasticity),
-               down to gray_floor x the usual gray price, below which smugglers hold the rest
+               down to gray_floor x the usual gray price (or the price at which every civil buyer takes
+               gray goods, if higher), below which smugglers hold the rest
     release    r = clip(restock (I - I*) + buffer x (x D0 - A - g), -(A + g), I)   (negative: into stock)
     S = A + r + g;  P = D^-1(S), kept within [floor, guard] (at_guard flags it)
     unmet      demand given up to substitutes: x D0 (P / P0)^-eps - S above the backstop
@@ -340,13 +342,17 @@ def clear_markets(arrivals, gray_offer, price_prev, inventory, P0, D0, demand_in
             dprev = d0 * (pp / p0) ** (-eps[k]) if pp <= pb else db * (pp / pb) ** (-eps_sub[k])
             want = gray_share[mk, k] * dprev
             off = gray_offer[mk, k]
+            most = (1.0 - defense_share[mk, k]) * dprev   # every civil buyer
             ratio = 1.0                                   # gray price over the usual gray price
             g = off
             if off > want:
                 ratio = (off / want) ** (-1.0 / gray_elasticity[mk, k]) if want > 0.0 else 0.0
-                if ratio < gray_floor[mk, k]:
-                    ratio = gray_floor[mk, k]
-                    g = want * ratio ** (-gray_elasticity[mk, k])
+                floor_ratio = gray_floor[mk, k]
+                if want > 0.0 and most < want * floor_ratio ** (-gray_elasticity[mk, k]):
+                    floor_ratio = max(floor_ratio, (most / want) ** (-1.0 / gray_elasticity[mk, k]))
+                if ratio < floor_ratio:
+                    ratio = floor_ratio
+                    g = want * ratio ** (-gray_elasticity[mk, k]) if want > 0.0 else 0.0
             I = inventory[mk, k]
             r = restock[mk, k] * (I - stock_target[mk, k]) + buffer_share[mk, k] * (d0 - A - g)
             r = min(max(r, -(A + g)), I)

@@ -355,6 +355,7 @@ class Market:
     target: float        # buyers' target stock
     restock: float       # share of the gap to target closed per step
     buffer: float        # share of the gap D0 - arrivals filled from (or put into) stock
+    defense_share: float  # defense buyers never buy gray goods
     gray_share: float
     discount: float      # gray goods usually sell at (1 - discount) x the legal price
     gray_elasticity: float
@@ -387,13 +388,18 @@ def clear_market(mk: Market) -> dict:
     A = mk.A
     usual = mk.gray_share * mk.demand(mk.price_prev)   # what gray buyers take at the usual discount
     # a glut of smuggled goods sells at a deeper discount, down to the floor where smugglers hold back
+    civil = (1.0 - mk.defense_share) * mk.demand(mk.price_prev)   # gray sales never exceed all civil demand
     ratio, g = 1.0, mk.offer
     if mk.offer > usual:
-        glut = (mk.offer / usual) ** (-1.0 / mk.gray_elasticity) if usual > 0.0 else 0.0
-        if glut >= mk.gray_floor:
+        e = mk.gray_elasticity
+        glut = (mk.offer / usual) ** (-1.0 / e) if usual > 0.0 else 0.0
+        lowest = mk.gray_floor
+        if usual > 0.0 and civil < usual * lowest ** (-e):
+            lowest = max(lowest, (civil / usual) ** (-1.0 / e))
+        if glut >= lowest:
             ratio = glut                              # everything sells, at a deeper discount
         else:
-            ratio, g = mk.gray_floor, usual * mk.gray_floor ** (-mk.gray_elasticity)
+            ratio, g = lowest, (usual * lowest ** (-e) if usual > 0.0 else 0.0)
     release = mk.restock * (mk.inventory - mk.target) + mk.buffer * (mk.D0 - A - g)
     release = min(max(release, -(A + g)), mk.inventory)   # stock takes at most arrivals, gives what it has
     S = A + release + g
@@ -524,6 +530,7 @@ def reference_core(model, t: int, valid, gray_exp, gray_supply, cell_score, legi
         inventory=at(model.inventory, mk, k), P0=at(p.P0, mk, k), D0=at(p.D0, mk, k) * at(p.demand_index, mk, k),
         eps=float(p.eps[k]), eps_sub=float(p.eps_sub[k]), backstop=at(p.backstop, mk, k),
         target=at(p.stock_target, mk, k), restock=at(p.restock, mk, k), buffer=at(p.buffer_share, mk, k),
+        defense_share=at(p.defense_share, mk, k),
         gray_share=at(p.gray_share, mk, k), discount=at(p.gray_discount, mk, k),
         gray_elasticity=at(p.gray_elasticity, mk, k), gray_floor=at(p.gray_floor, mk, k), floor=at(p.floor, mk, k),
         guard=at(p.guard, mk, k)))

@@ -333,10 +333,9 @@ def _check_events(model: Scenario, data: dict, where: _Where) -> list[str]:
                 report(key, (), "not a dotted key path")
                 ok = False
                 continue
-            if runtime_field(path) is None:
+            if runtime_field(path) is None:   # reported; the event's other keys are still checked
                 report(key, (), "cannot change during a run (it is read once, when the world is built); "
                                  "events may set only the keys marked runtime in docs/scenario-format.md")
-                ok = False
                 continue
             before = _ids(after)
             try:

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sim.scenario.types import Bool, Date, Int, Num, is_runtime, runtime
+from sim.scenario.types import Bool, Date, Int, Num, is_runtime, runtime  # noqa: F401 (is_runtime re-exported)
 
 METHODS = ("false_end_user", "mislabel", "mix_scrap", "shielded", "undervalue", "relabel_origin")
 TECHS = ("xray", "density_scan", "ai_image", "document_check", "isotope_fingerprint",
@@ -89,7 +89,7 @@ class Market(Strict):
     defense_share: Num = Field(0.0, ge=0.0, le=1.0, description="Share of demand from defense buyers (legal supply only).", json_schema_extra=runtime())
     gray_share: Num = Field(0.3, ge=0.0, le=1.0, description="Share of demand from civil buyers who will buy smuggled goods.", json_schema_extra=runtime())
     gray_discount: Num = Field(0.5, ge=0.0, lt=1.0, description="Smuggled goods sell at (1 - gray_discount) x the legal price (seed: about 0.5) while gray buyers want more than is offered.", json_schema_extra=runtime())
-    gray_elasticity: Num = Field(2.0, gt=0.0, le=50.0, description="When smugglers offer more than gray buyers take at that price, the gray price falls: gray demand grows as (G / usual gray price)^-gray_elasticity.", json_schema_extra=runtime())
+    gray_elasticity: Num = Field(1.0, gt=0.0, le=50.0, description="When smugglers offer more than gray buyers take at that price, the gray price falls: gray demand grows as (G / usual gray price)^-gray_elasticity.", json_schema_extra=runtime())
     gray_floor: Num = Field(0.3, gt=0.0, le=1.0, description="Smugglers hold their goods rather than sell below this share of the usual gray price.", json_schema_extra=runtime())
     price_guard_index: Num = Field(100.0, gt=1.0, le=1e4, description="Numerical guard on the price (x P0), far above the backstop; a price that touches it is flagged (weeks_at_price_guard).")
     price_floor_index: Num = Field(0.01, gt=0.0, lt=1.0, description="Numerical guard below (x P0); touching it is flagged too.")
@@ -121,7 +121,7 @@ class Supplier(Strict):
 
 class Trade(Strict):
     elasticity: Num = Field(3.0, ge=0.0, le=50.0, description="Trade elasticity sigma: a supplier's target share of a market rises with (netback / reference netback)^sigma.")
-    contract_speed: Num = Field(0.05, ge=0.0, le=1.0, description="Share of the gap between actual and target shares closed per week: contracts do not turn on a dime.")
+    contract_speed: Num = Field(0.02, ge=0.0, le=1.0, description="Share of the gap between actual and target shares closed per week: contracts do not turn on a dime.")
     price_expectation_speed: Num = Field(0.5, gt=0.0, le=1.0, description="Weight per week of the latest price in the prices suppliers plan with (adaptive expectations; damps a hog cycle through shipping lags).")
 
 
@@ -433,6 +433,16 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
                 p0 = s.markets[mkt][sp.commodity].ref_price_usd_kg
                 fr = 0.0 if mkt == sp.country else sp.freight_usd_kg_to.get(mkt, sp.freight_usd_kg)
                 need(p0 > fr, f"{key}.sales_t_per_year.{mkt}", f"the reference price there ({p0:g} USD/kg) does not cover delivery ({fr:g} USD/kg)")
+        netbacks = [(q, s.markets[m][sp.commodity].ref_price_usd_kg
+                     - (0.0 if m == sp.country else sp.freight_usd_kg_to.get(m, sp.freight_usd_kg)))
+                    for m, q in sp.sales_t_per_year.items()
+                    if m in market_countries and sp.commodity in s.markets.get(m, {})]
+        sold = sum(q for q, _ in netbacks)
+        if sold > 0:
+            avg = sum(q * n for q, n in netbacks) / sold
+            need(sp.unit_cost_usd_kg < avg, f"{key}.unit_cost_usd_kg",
+                 f"{sp.unit_cost_usd_kg:g} USD/kg is not below its average reference netback ({avg:.4g} USD/kg): "
+                 "it would not produce at reference prices")
         for table in ("freight_usd_kg_to", "shipping_weeks_to"):
             for mkt in getattr(sp, table):
                 need(mkt in sp.sales_t_per_year, f"{key}.{table}.{mkt}", f"'{mkt}' is not among the markets it sells to")

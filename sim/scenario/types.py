@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, Strict
+from pydantic import AfterValidator, BeforeValidator, Field, Strict
 
 # Largest magnitude any number in a scenario may have: far beyond any physical quantity
 # in the model (world output of these materials is < 1e6 t/yr; prices < 1e5 USD/kg), and
@@ -26,7 +26,13 @@ def _not_bool_or_int(v: Any) -> Any:
     return v
 
 
-Num = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=-BIG, le=BIG)]
+def _within_big(v: float) -> float:
+    if abs(v) > BIG:
+        raise ValueError(f"must be between -{BIG:g} and {BIG:g} (got {v:g})")
+    return v
+
+
+Num = Annotated[float, Strict(), Field(allow_inf_nan=False), AfterValidator(_within_big)]
 """A finite number; an integer is accepted, `true`, text and `inf` are not."""
 Int = Annotated[int, Strict()]
 """A whole number; `true` and `3.0` are refused."""
