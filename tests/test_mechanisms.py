@@ -90,7 +90,7 @@ def one_cell_world():
     """A ban; the only usable concealment is mislabel on the direct route, no tips: every smuggled
     container at the origin's export checkpoint shows the same declaration (chemicals, CN -> US) as
     the legitimate chemicals going to the US."""
-    costly = {f"methods.{m}.cost_usd_kg": 1e6 for m in METHODS if m != "mislabel"}
+    costly = {f"methods.{m}.cost_usd_kg": 1e3 for m in METHODS if m != "mislabel"}
     return tiny({**BAN, **costly, "steps": 30, "customs.CN.random_share": 0.2, "customs.CN.learn_weight": 200.0},
                 drop=("routes.via-TH", "routes.via-MY"))
 

@@ -57,12 +57,12 @@ def test_v2_clearing_price_steady_state(eps, share):
 def becker_scenario(p_true: float):
     """One direct route, one usable method (mislabel), risk-neutral best response, beliefs fixed
     at the true interdiction probability p_true, exporters selling at no premium (W = O)."""
-    costly = {f"methods.{m}.cost_usd_kg": 1e6 for m in ("undervalue", "mix_scrap", "shielded")}
+    costly = {f"methods.{m}.cost_usd_kg": 1e3 for m in ("undervalue", "mix_scrap", "shielded")}
     return tiny({
         **BAN, **costly, "steps": 2,
         "markets.US.sb.ref_price_usd_kg": 40.0,
         "exporters.compliance_cost_usd_kg": 0.0, "exporters.trace_prob": 0.0,
-        "smugglers.initial": 5, "smugglers.pool": 0, "smugglers.capital_usd": 1e12,
+        "smugglers.initial": 5, "smugglers.pool": 0, "smugglers.capital_usd": 1e10,
         "smugglers.capital_spread": 0.0, "smugglers.capacity_spread": 0.0, "smugglers.cost_spread": 0.0,
         "smugglers.risk_averse": False, "smugglers.logit": False, "smugglers.learning": False,
         "smugglers.trips_per_week": 1.0,

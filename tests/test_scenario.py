@@ -260,8 +260,8 @@ def test_format_doc_lists_every_key_and_its_example_loads(tmp_path):
     text = docgen.generate()
     for f in Scenario.model_fields:
         assert f"| `{f}` |" in text
-    assert "| `capacity_per_week` | number | per week | `100` | ≥ 0 |" in text
-    assert "| `ref_price_usd_kg` | number | USD/kg | **required** | > 0 |" in text
+    assert "| `capacity_per_week` | number | per week | `100` | ≥ 0, ≤ 10000000 | runtime |" in text
+    assert "| `ref_price_usd_kg` | number | USD/kg | **required** | > 0, ≤ 100000 |  |" in text
     example = re.search(r"```toml\n(.*?)```", text, re.S).group(1)
     s = load_scenario(write(tmp_path, "minimal.toml", example))
     assert s.control_step(s.controls["ban"]) == 9

@@ -96,6 +96,9 @@ WORLD: dict = {
         "reason": "No data on what diverting costs a firm; from a fraction of to most of the pre-control margin."}},
 }
 
+# Examples for optional keys the world leaves absent, written commented out.
+OPTIONAL_EXAMPLES = {"initial_price_index": "1.0", "initial_stock_days": "30.0"}
+
 # Optional keys written commented out because their partner is given: key -> partner.
 ALTERNATIVES = {"from_step": "from_date", "step": "date"}
 
@@ -200,8 +203,10 @@ def _model_section(s: Scenario, name: str, f: FieldInfo, model: type[BaseModel],
             elif key in ALTERNATIVES and values.get(ALTERNATIVES[key]) is not None:
                 step = s.step_of(values[ALTERNATIVES[key]])
                 out.append(f"# {_key(key)} = {step}  # instead of {ALTERNATIVES[key]}")
-            elif not kf.is_required():
-                out.append(f"# {_key(key)} =  (optional: absent by default)")
+            elif first is None and key in OPTIONAL_EXAMPLES:
+                out.append(f"# {_key(key)} = {OPTIONAL_EXAMPLES[key]}  # optional")
+            elif first is not None and not kf.is_required():
+                continue      # an optional key this entry leaves out (the first entry shows it)
             else:
                 raise ValueError(f"sim.scenario.template.WORLD: give {header}.{key} an example value")
         first = first or header
