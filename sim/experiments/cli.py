@@ -149,13 +149,46 @@ def run_charts(fmt: str, no_plots: bool):
     return lambda run_dir: draw_charts("write_run_charts", run_dir, fmt)
 
 
+class ChartStep:
+    """before_commit step of `sim run`: draw the charts in the partial folder, and remember a
+    failure (a full disk, a chart error) instead of losing the results over it.
+
+    `skip`: None, or the reason the charts are not drawn. `error`: the failure, one line.
+    """
+
+    def __init__(self, fmt: str, no_plots: bool):
+        self.fmt, self.skip, self.error = fmt, ("--no-plots" if no_plots else None), None
+        self.drawn = 0
+
+    def __call__(self, run_dir: Path) -> None:
+        if self.skip:
+            return
+        import sim.plots
+
+        try:
+            sim.plots.write_run_charts(run_dir, self.fmt)
+        except Exception as e:  # noqa: BLE001 - the results are complete; say what is missing
+            where = f": {e.filename}" if isinstance(e, OSError) and e.filename else ""
+            self.error = f"{type(e).__name__}: {getattr(e, 'strerror', None) or e}{where}"
+        charts = run_dir / "charts"
+        self.drawn = sum(1 for p in charts.iterdir() if not p.name.startswith(".")) if charts.is_dir() else 0
+
+    def error_line(self, run_dir: Path) -> str:
+        return (f"charts incomplete ({self.drawn} drawn): {self.error}; the results are complete, "
+                f"redraw the charts with: sim plot {run_dir}")
+
+
+def print_failures(failures: list, label: str = "") -> None:
+    """One line per failed replicate on stderr."""
+    for f in failures:
+        print(f"{label}replicate {f.replicate} failed: {f.error}", file=sys.stderr)
+
+
 def split_failures(results: list, label: str = "") -> tuple[list, dict]:
     """(successful results, manifest entry for the failed ones); prints one line per failure."""
     from sim.experiments.compare import failure_manifest
 
-    for f in results:
-        if isinstance(f, RunFailure):
-            print(f"{label}replicate {f.replicate} failed: {f.error}", file=sys.stderr)
+    print_failures([f for f in results if isinstance(f, RunFailure)], label)
     return [r for r in results if not isinstance(r, RunFailure)], failure_manifest(results)
 
 

@@ -352,6 +352,29 @@ def _run_dask(tasks: Iterable[Task], run_fn, w: int, scheduler: str, kpis_only: 
             cluster.close()
 
 
+def iter_replicates(
+    scenario,
+    replicates: int | Sequence[int],
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+    run_fn: Callable | None = None,
+    steps: int | None = None,
+) -> Iterator:
+    """Run replicates of one scenario, yielding (replicate, RunResult or RunFailure) as each
+    finishes (completion order), so a caller can stream them to disk instead of holding them.
+
+    Arguments as in `run_replicates`.
+    """
+    run_fn = run_fn or default_run_fn()
+    reps = replicate_list(replicates)
+    sc = with_steps(scenario, steps)
+    tasks = (Task(r, sc, r, steps) for r in reps)
+    yield from execute(
+        tasks, len(reps), run_fn, workers=workers, scheduler=scheduler, progress=progress, desc=sc.name
+    )
+
+
 def run_replicates(
     scenario,
     replicates: int | Sequence[int],
@@ -367,16 +390,23 @@ def run_replicates(
     steps: horizon override (steps); the returned results' scenario horizon is this value.
     Results are identical for any `workers`/`scheduler` (seeds depend on scenario.seed and the index only).
     """
-    run_fn = run_fn or default_run_fn()
     reps = replicate_list(replicates)
-    sc = with_steps(scenario, steps)
-    tasks = [Task(i, sc, r, steps) for i, r in enumerate(reps)]
-    out: list = [None] * len(tasks)
-    for i, outcome in execute(
-        tasks, len(tasks), run_fn, workers=workers, scheduler=scheduler, progress=progress, desc=sc.name
-    ):
-        out[i] = outcome
-    return out
+    by_rep = dict(iter_replicates(scenario, reps, workers, scheduler, progress, run_fn, steps))
+    return [by_rep[r] for r in reps]
+
+
+def probe_size(scenario, run_fn: Callable | None = None, probe_steps: int = 3) -> tuple[float, float]:
+    """(bytes on disk, bytes in memory) of one replicate's time series, estimated from a short
+    in-process run of `probe_steps` steps scaled to the scenario's horizon."""
+    import io
+
+    run_fn = run_fn or default_run_fn()
+    n = min(probe_steps, scenario.steps)
+    ts = run_fn(with_steps(scenario, n), 0, steps=n).timeseries
+    buf = io.BytesIO()
+    ts.to_parquet(buf, index=False)
+    scale = scenario.steps / n
+    return buf.tell() * scale, float(ts.memory_usage(deep=True).sum()) * scale
 
 
 def run_kpis(

@@ -118,6 +118,17 @@ def free_bytes(folder: str | os.PathLike) -> int:
     return shutil.disk_usage(folder).free
 
 
+def available_memory() -> int:
+    """Memory the system can give without swapping (MemAvailable, bytes); total RAM if unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
 def fmt_bytes(n: float) -> str:
     """1536 -> '1.5 KB' (powers of 1024)."""
     for unit in ("B", "KB", "MB", "GB", "TB"):
