@@ -77,9 +77,17 @@ def json_text(obj) -> str:
     return json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n"
 
 
+MAX_NAME = 80  # characters of a scenario name kept in a folder name (file systems allow 255 bytes)
+
+
 def folder_name(name: str) -> str:
-    """A scenario name made safe as a folder name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "scenario"
+    """A scenario name made safe as a folder name (a long name is cut and given a short hash)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "scenario"
+    if len(safe) > MAX_NAME:
+        import hashlib
+
+        safe = safe[:MAX_NAME - 9].rstrip("._-") + "-" + hashlib.sha256(name.encode()).hexdigest()[:8]
+    return safe
 
 
 # ---------------------------------------------------------------- before computing ---
