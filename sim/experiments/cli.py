@@ -269,6 +269,21 @@ def cmd_sweep(args) -> int:
             file=sys.stderr,
         )
         return interrupt_status(e)
+    try:
+        return _finish_sweep(args, scenario, vary, reps, out, df, started, timer)
+    except KeyboardInterrupt as e:
+        from sim.cli import interrupt_status
+
+        again = [a for a in args.argv if a != "--resume"] + ([] if args.out else ["--out", str(out)])
+        print(f"interrupted while writing the summary and charts; every run is saved in {out}; "
+              f"finish with:\n  sim {' '.join(again)} --resume", file=sys.stderr)
+        return interrupt_status(e)
+
+
+def _finish_sweep(args, scenario, vary, reps, out: Path, df, started, timer) -> int:
+    """After the runs: sweep.json, failures, Sobol table, charts and the summary line."""
+    from sim.outputs import results as outputs
+
     manifest = {
         "kind": "sweep",
         "scenario_name": scenario.name,
