@@ -453,7 +453,11 @@ def load_scenario(path, overrides=(), root=None) -> Scenario:
     shown = str(path)
     root = Path(root if root is not None else path.parent).resolve()
     where = _Where(shown)
-    data = _load_tree(path.resolve(), root, [], where, shown)
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):  # a symbolic link loop (RuntimeError before Python 3.13)
+        resolved = path  # reading it gives the one-line error
+    data = _load_tree(resolved, root, [], where, shown)
     bad = []
     for item in overrides:
         label, text = item if isinstance(item, tuple) else ("--set", item)
