@@ -96,17 +96,34 @@ def default_run_fn() -> Callable:
 
 
 def preload_modules(run_fn: Callable) -> list[str]:
-    """Modules the workers' fork server imports once: this one and the run function's."""
+    """Modules the workers' fork server imports once: this one, the run function's, and
+    sim.experiments.warm (loads the model's compiled kernels, so workers start with them)."""
     inner = getattr(run_fn, "run_fn", None) or run_fn  # wrappers keep the model function as .run_fn
     mod = inner.module if isinstance(inner, ModelRef) else (
         getattr(inner, "__module__", None) or type(inner).__module__)
-    return [__name__] + ([mod] if mod and mod != "__main__" else [])
+    return [__name__] + ([mod] if mod and mod != "__main__" else []) + ["sim.experiments.warm"]
+
+
+def local_workers(workers: int | None, runs: int) -> int:
+    """Worker processes for `runs` local runs: `workers`, at most one per run.
+
+    With the default (None: one per CPU), as many runs as CPUs or fewer run in this
+    process unless a pool is already running: starting worker processes costs about what
+    one run costs, so it would not pay (see benchmarks/README.md, "Executor").
+    """
+    w = min(check_executor(workers, None), max(runs, 1))
+    if workers is None and w > 1 and runs <= w:
+        from sim.experiments import pool
+
+        if not pool.running(w):
+            return 1
+    return w
 
 
 def prestart(workers: int | None, runs: int, run_fn: Callable | None = None) -> None:
     """Start the workers' fork server now (it imports the model in the background) when
     `runs` runs will use more than one local worker; the caller goes on meanwhile."""
-    if min(workers or os.cpu_count() or 1, runs) > 1:
+    if local_workers(workers, runs) > 1:
         from sim.experiments import pool
 
         pool.prestart(preload_modules(run_fn or MODEL))
@@ -207,7 +224,9 @@ def execute(
     scheduler: None (local processes), "local-dask", or a Dask scheduler address "tcp://HOST:PORT".
     At most 4 x workers tasks are in flight, so memory stays flat for long sweeps.
     """
-    w = min(check_executor(workers, scheduler), max(total - initial, 1))  # no idle processes
+    check_executor(workers, scheduler)
+    remaining = max(total - initial, 1)
+    w = min(workers or os.cpu_count() or 1, remaining) if scheduler else local_workers(workers, remaining)
     bar = tqdm(
         total=total,
         initial=initial,

@@ -78,6 +78,12 @@ def pool(workers: int, preload: list[str]) -> ProcessPoolExecutor:
         return _pool[1]
 
 
+def running(workers: int) -> bool:
+    """True if this process keeps a pool of `workers` workers that can take runs now."""
+    with _lock:
+        return _pool is not None and _pool[0][0] == workers and not getattr(_pool[1], "_broken", False)
+
+
 def discard(ex: ProcessPoolExecutor, kill: bool) -> None:
     """Stop using `ex`: with `kill`, its workers are terminated at once (Ctrl-C, an error)."""
     global _pool
