@@ -17,9 +17,12 @@ A handler may raise ScenarioError: it is printed without a traceback and the exi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import importlib
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from sim.scenario import ScenarioError, dump_toml, list_scenarios, load_scenario
@@ -84,36 +87,97 @@ def cmd_list(args) -> int:
     return 0
 
 
+PROBE_AT = 50_000  # replicates x steps from which `sim run` estimates its output before starting
+
+
 def cmd_run(args) -> int:
-    from sim.experiments import run_replicates
-    from sim.experiments.cli import run_charts, split_failures, summary_line
+    """Check inputs and the output folder, run replicates streaming them to disk, print KPIs.
+
+    Order: scenario and options, then the output folder (so `--out` mistakes cost no
+    computing), then for big requests the size estimate, then the runs."""
+    from sim.experiments import execution, iter_replicates
+    from sim.experiments.cli import ChartStep, print_failures, summary_line
     from sim.outputs import results as outputs
-    from sim.outputs.tables import format_summary, kpi_table
+    from sim.outputs.tables import format_summary
 
     extra = [(f"--{k}", f"{k}={v}") for k, v in
              (("seed", args.seed), ("steps", args.steps), ("replicates", args.replicates)) if v is not None]
     scenario = load_scenario(args.file, list(args.overrides) + extra)
+    workers = execution.check_executor(args.workers, args.scheduler)
+    reps = execution.replicate_list(scenario.replicates)
+    parent = outputs.run_parent(args.out, scenario.name)
+    charts = ChartStep(args.format, args.no_plots)
+    if len(reps) * scenario.steps >= PROBE_AT:
+        _plan_big_run(scenario, len(reps), parent, charts)
+    if not args.scheduler:
+        execution.prestart(workers, len(reps))
     started = dt.datetime.now(dt.timezone.utc)
+    failures = []
     try:
-        results = run_replicates(scenario, scenario.replicates, workers=args.workers,
-                                 scheduler=args.scheduler, progress=True)
-        ended = dt.datetime.now(dt.timezone.utc)
-        results, failures = split_failures(results)  # prints one line per failed replicate
-        failed = failures.get("failed_replicates", [])
-        if not results:
+        with outputs.RunWriter(scenario, parent, reps) as writer:
+            for rep, outcome in iter_replicates(scenario, reps, workers=args.workers,
+                                                scheduler=args.scheduler, progress=True):
+                if isinstance(outcome, execution.RunFailure):
+                    failures.append(outcome)
+                    writer.skip(rep)
+                else:
+                    writer.add(outcome)
+            ended = dt.datetime.now(dt.timezone.utc)
             wall = (ended - started).total_seconds()
-            print(summary_line(len(failed), len(failed), wall, None), file=sys.stderr)
-            return 1
-        run_dir = outputs.write_run(scenario, results, args.out, ["sim", *args.argv], started, ended,
-                                    extra_manifest=failures or None,
-                                    before_commit=run_charts(args.format, args.no_plots))
-    except KeyboardInterrupt:
+            print_failures(failures)
+            if not writer.done:
+                print(summary_line(len(failures), len(failures), wall, None), file=sys.stderr)
+                return 1
+            print(format_summary(writer.kpi_table()))
+            manifest_extra = {"failed_replicates": [
+                {"replicate": f.replicate, "error": f.error, "traceback": f.traceback} for f in failures]}
+            run_dir = writer.commit(["sim", *args.argv], started, ended,
+                                    extra_manifest=manifest_extra if failures else None, before_commit=charts)
+    except KeyboardInterrupt as e:
         print("interrupted; no results written", file=sys.stderr)
-        return 130
-    print(format_summary(kpi_table(results)))
+        return interrupt_status(e)
     print(f"\nresults: {run_dir}")
-    print(summary_line(len(results) + len(failed), len(failed), (ended - started).total_seconds(), run_dir))
-    return 1 if failed else 0
+    print(summary_line(len(writer.done) + len(failures), len(failures), wall, run_dir))
+    if charts.error:
+        print(charts.error_line(run_dir), file=sys.stderr)
+    return 1 if failures or charts.error else 0
+
+
+def _plan_big_run(scenario, n: int, parent: Path, charts) -> None:
+    """Estimate what a big run writes (from a few steps run here); refuse it if the disk is
+    too small, say how much before starting, and skip charts that would not fit in memory."""
+    from sim.experiments.execution import probe_size
+    from sim.outputs.results import OutputError, available_memory, fmt_bytes, free_bytes
+
+    disk, memory = probe_size(scenario)
+    need, free = disk * n, free_bytes(parent)
+    if need > 0.95 * free:
+        raise OutputError(28, f"--replicates {n}: the time series need about {fmt_bytes(need)} "
+                              f"({fmt_bytes(disk)} per replicate) but {parent} has {fmt_bytes(free)} free; "
+                              "use fewer --replicates or --steps, or another --out")
+    print(f"writing about {fmt_bytes(need)} of time series ({n:,} replicates x {fmt_bytes(disk)}) "
+          f"to {parent} ({fmt_bytes(free)} free), streamed replicate by replicate", file=sys.stderr)
+    if not charts.skip and memory * n > 0.25 * available_memory():
+        charts.skip = (f"charts skipped: they need the whole time series in memory (about "
+                       f"{fmt_bytes(memory * n)}); draw them from a run with fewer replicates")
+        print(charts.skip, file=sys.stderr)
+
+
+def interrupt_status(e: BaseException) -> int:
+    """Exit status after Ctrl-C or a termination signal: 128 + the signal number."""
+    return 128 + getattr(e, "signum", signal.SIGINT)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C so that every clean-up path handles it."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated(signum)
 
 
 # ---------------------------------------------------------------- parser -------------
@@ -182,6 +246,27 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().print_help(sys.stderr)
         return 2
     args.argv = argv
+    with _terminate_like_ctrl_c():
+        return _call(args)
+
+
+@contextlib.contextmanager
+def _terminate_like_ctrl_c():
+    """SIGTERM and SIGHUP raise Terminated (a KeyboardInterrupt) during the block, so a killed
+    run stops its workers and removes its partial output as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {sig: signal.signal(sig, _raise_terminated) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _call(args) -> int:
+    """Run the command's handler; bad input and OS errors become one line and status 2."""
     try:
         return args.func(args)
     except ScenarioError as e:
@@ -192,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:  # e.g. --out in a folder we may not write to
         print(f"sim {args.command}: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         print("interrupted", file=sys.stderr)
-        return 130
+        return interrupt_status(e)
 

@@ -153,10 +153,10 @@ def fake_runner(monkeypatch):
     import sim.plots
     calls = []
 
-    def run_replicates(scenario, replicates, workers=None, scheduler=None, progress=True, **options):
-        calls.extend((scenario.seed, scenario.steps, r) for r in range(replicates))
-        return [fake_result(scenario, r) for r in range(replicates)]
-    monkeypatch.setattr(sim.experiments, "run_replicates", run_replicates)
+    def iter_replicates(scenario, replicates, workers=None, scheduler=None, progress=True, **options):
+        calls.extend((scenario.seed, scenario.steps, r) for r in replicates)
+        return ((r, fake_result(scenario, r)) for r in replicates)
+    monkeypatch.setattr(sim.experiments, "iter_replicates", iter_replicates)
     monkeypatch.setattr(sim.plots, "write_run_charts", lambda run_dir, fmt: None)
     return calls
 
@@ -185,10 +185,10 @@ def test_run_passes_workers_and_progress(capsys, tmp_path, monkeypatch, fake_run
     import sim.experiments
     seen = {}
 
-    def run_replicates(scenario, replicates, workers=None, progress=False, **options):
-        seen.update(replicates=replicates, workers=workers, progress=progress)
-        return [fake_result(scenario, r) for r in range(replicates)]
-    monkeypatch.setattr(sim.experiments, "run_replicates", run_replicates)
+    def iter_replicates(scenario, replicates, workers=None, progress=False, **options):
+        seen.update(replicates=len(replicates), workers=workers, progress=progress)
+        return ((r, fake_result(scenario, r)) for r in replicates)
+    monkeypatch.setattr(sim.experiments, "iter_replicates", iter_replicates)
     assert run_cli(capsys, "run", str(DATA / "base.toml"), "--replicates", "2", "--workers", "4",
                    "--out", str(tmp_path))[0] == 0
     assert seen == {"replicates": 2, "workers": 4, "progress": True}
@@ -204,20 +204,25 @@ def test_run_draws_charts_inside_the_atomic_write(capsys, tmp_path, monkeypatch,
     assert (only_run(tmp_path) / "charts" / "prices.svg").read_text() == "chart"
 
 
-def test_a_failing_chart_costs_a_warning_not_the_run(capsys, tmp_path, monkeypatch, fake_runner):
+def test_a_failing_chart_keeps_the_results_and_exits_1(capsys, tmp_path, monkeypatch, fake_runner):
     def write_run_charts(run_dir, fmt):
+        (run_dir / "charts").mkdir()
+        (run_dir / "charts" / "prices.png").write_text("chart")
         raise ValueError("no data to plot")
     monkeypatch.setattr("sim.plots.write_run_charts", write_run_charts)
-    status, _, err = run_cli(capsys, "run", str(DATA / "base.toml"), "--out", str(tmp_path))
-    assert status == 0 and "warning: charts not written: ValueError: no data to plot" in err
-    assert (only_run(tmp_path) / "kpis.csv").is_file()
+    status, out, err = run_cli(capsys, "run", str(DATA / "base.toml"), "--out", str(tmp_path))
+    run = only_run(tmp_path)
+    assert status == 1 and "illicit_delivered_t" in out
+    assert err.strip().splitlines()[-1] == (f"charts incomplete (1 drawn): ValueError: no data to plot; the "
+                                            f"results are complete, redraw the charts with: sim plot {run}")
+    assert (run / "kpis.csv").is_file()
 
 
 @pytest.mark.parametrize("where", ["replicates", "charts"])
 def test_ctrl_c_writes_nothing_and_exits_130(capsys, tmp_path, monkeypatch, fake_runner, where):
     def interrupt(*a, **k):
         raise KeyboardInterrupt
-    target = "sim.experiments.run_replicates" if where == "replicates" else "sim.plots.write_run_charts"
+    target = "sim.experiments.iter_replicates" if where == "replicates" else "sim.plots.write_run_charts"
     monkeypatch.setattr(target, interrupt)
     status, out, err = run_cli(capsys, "run", str(DATA / "base.toml"), "--out", str(tmp_path))
     assert status == 130 and err.splitlines()[-1] == "interrupted; no results written"

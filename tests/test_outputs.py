@@ -117,11 +117,14 @@ def test_a_failure_while_writing_leaves_nothing_behind(tmp_path, scenario, resul
 
 
 def test_a_failure_in_the_parquet_writer_leaves_nothing_behind(tmp_path, scenario, results, monkeypatch):
+    import pyarrow.parquet as pq
+
     def broken(self, *a, **k):
         raise OSError("no space left on device")
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", broken)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", broken)
+    with pytest.raises(OSError) as e:
         outputs.write_run(scenario, results, tmp_path, [], T0, T1)
+    assert e.value.filename.endswith("timeseries.parquet") and e.value.strerror == "No space left on device"
     assert list((tmp_path / "test_base").iterdir()) == []
 
 

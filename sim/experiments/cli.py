@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 from pathlib import Path
 
@@ -16,7 +15,14 @@ from sim.experiments.compare import (
     format_comparison,
     write_compare,
 )
-from sim.experiments.execution import ExperimentError, RunFailure, Timer, replicate_list, summary_line
+from sim.experiments.execution import (
+    ExperimentError,
+    RunFailure,
+    Timer,
+    check_executor,
+    replicate_list,
+    summary_line,
+)
 from sim.experiments.sweep import parse_vary, sweep
 from sim.scenario import ScenarioError, load_scenario
 
@@ -149,13 +155,46 @@ def run_charts(fmt: str, no_plots: bool):
     return lambda run_dir: draw_charts("write_run_charts", run_dir, fmt)
 
 
+class ChartStep:
+    """before_commit step of `sim run`: draw the charts in the partial folder, and remember a
+    failure (a full disk, a chart error) instead of losing the results over it.
+
+    `skip`: None, or the reason the charts are not drawn. `error`: the failure, one line.
+    """
+
+    def __init__(self, fmt: str, no_plots: bool):
+        self.fmt, self.skip, self.error = fmt, ("--no-plots" if no_plots else None), None
+        self.drawn = 0
+
+    def __call__(self, run_dir: Path) -> None:
+        if self.skip:
+            return
+        import sim.plots
+
+        try:
+            sim.plots.write_run_charts(run_dir, self.fmt)
+        except Exception as e:  # noqa: BLE001 - the results are complete; say what is missing
+            where = f": {e.filename}" if isinstance(e, OSError) and e.filename else ""
+            self.error = f"{type(e).__name__}: {getattr(e, 'strerror', None) or e}{where}"
+        charts = run_dir / "charts"
+        self.drawn = sum(1 for p in charts.iterdir() if not p.name.startswith(".")) if charts.is_dir() else 0
+
+    def error_line(self, run_dir: Path) -> str:
+        return (f"charts incomplete ({self.drawn} drawn): {self.error}; the results are complete, "
+                f"redraw the charts with: sim plot {run_dir}")
+
+
+def print_failures(failures: list, label: str = "") -> None:
+    """One line per failed replicate on stderr."""
+    for f in failures:
+        print(f"{label}replicate {f.replicate} failed: {f.error}", file=sys.stderr)
+
+
 def split_failures(results: list, label: str = "") -> tuple[list, dict]:
     """(successful results, manifest entry for the failed ones); prints one line per failure."""
     from sim.experiments.compare import failure_manifest
 
-    for f in results:
-        if isinstance(f, RunFailure):
-            print(f"{label}replicate {f.replicate} failed: {f.error}", file=sys.stderr)
+    print_failures([f for f in results if isinstance(f, RunFailure)], label)
     return [r for r in results if not isinstance(r, RunFailure)], failure_manifest(results)
 
 
@@ -164,6 +203,10 @@ def cmd_compare(args) -> int:
         raise ExperimentError("sim compare: give two or more scenario files (the first is the baseline)")
     scenarios = common_seed_scenarios(_load_all(args.files, _overrides(args)))
     reps = replicate_list(args.replicates if args.replicates is not None else scenarios[0].replicates)
+    check_executor(args.workers, args.scheduler)
+    from sim.outputs import results as outputs
+
+    outputs.prepare_folder(args.out)  # before any computing
     timer, started = Timer(), _now()
     table, results = compare(scenarios, reps, args.workers, args.scheduler, progress=True)
     ended = _now()
@@ -214,7 +257,9 @@ def cmd_sweep(args) -> int:
             scheduler=args.scheduler,
             progress=True,
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        from sim.cli import interrupt_status
+
         done = len(list((out / "runs").glob("*.parquet"))) if (out / "runs").is_dir() else 0
         again = [a for a in args.argv if a != "--resume"]
         if not args.out:
@@ -223,7 +268,22 @@ def cmd_sweep(args) -> int:
             f"interrupted with {done} runs saved in {out}; continue with:\n  sim {' '.join(again)} --resume",
             file=sys.stderr,
         )
-        return 130
+        return interrupt_status(e)
+    try:
+        return _finish_sweep(args, scenario, vary, reps, out, df, started, timer)
+    except KeyboardInterrupt as e:
+        from sim.cli import interrupt_status
+
+        again = [a for a in args.argv if a != "--resume"] + ([] if args.out else ["--out", str(out)])
+        print(f"interrupted while writing the summary and charts; every run is saved in {out}; "
+              f"finish with:\n  sim {' '.join(again)} --resume", file=sys.stderr)
+        return interrupt_status(e)
+
+
+def _finish_sweep(args, scenario, vary, reps, out: Path, df, started, timer) -> int:
+    """After the runs: sweep.json, failures, Sobol table, charts and the summary line."""
+    from sim.outputs import results as outputs
+
     manifest = {
         "kind": "sweep",
         "scenario_name": scenario.name,
@@ -239,9 +299,8 @@ def cmd_sweep(args) -> int:
         "git_commit": outputs.git_commit(),
         "scenario": scenario.model_dump(mode="json"),
     }
-    tmp = out / ".sweep.json.tmp"
-    tmp.write_text(json.dumps(outputs.jsonable(manifest), indent=2) + "\n", encoding="utf-8")
-    tmp.replace(out / "sweep.json")  # not manifest.json: the folder is not a run folder
+    # not manifest.json: the folder is not a run folder
+    outputs.atomic_write_text(out / "sweep.json", outputs.json_text(manifest))
     failed = df[df["error"] != ""]
     for _, row in failed.iterrows():
         print(f"{row['run_key']} failed: {row['error']}", file=sys.stderr)
@@ -251,9 +310,18 @@ def cmd_sweep(args) -> int:
 
         sobol = pd.read_csv(out / "sobol.csv")
         print(sobol.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    chart_error = None
     if not args.no_plots:
-        draw_charts("write_sweep_charts", out, df[df["error"] == ""], sobol, args.format)
+        import sim.plots
+
+        try:
+            sim.plots.write_sweep_charts(out, df[df["error"] == ""], sobol, args.format)
+        except Exception as e:  # noqa: BLE001 - the sweep's data are complete; say what is missing
+            where = f": {e.filename}" if isinstance(e, OSError) and e.filename else ""
+            chart_error = f"{type(e).__name__}: {getattr(e, 'strerror', None) or e}{where}"
     n_points = df["point"].nunique() if len(df) else 0
     print(f"{n_points} points x {len(replicate_list(reps))} replicates")
     print(summary_line(len(df), len(failed), timer.seconds, out))
-    return 1 if len(failed) else 0
+    if chart_error:
+        print(f"charts incomplete: {chart_error}; the sweep's data are complete in {out}", file=sys.stderr)
+    return 1 if len(failed) or chart_error else 0
