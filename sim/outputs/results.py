@@ -3,7 +3,8 @@
     results/<scenario-name>/<run-id>/
         manifest.json        what was run: resolved scenario, seeds, versions, times, command
         timeseries.parquet   every replicate, long format (see CONTRACTS / results/README.md)
-        kpis.csv             one row per replicate, then rows mean, p05, p95
+        kpis.csv             one row per replicate: replicate, then one numeric column per KPI
+        kpi_summary.csv      one row per KPI: kpi, unit, mean, p05, p95 (stored units, e.g. shares 0-1)
         kpis.json            {"per_replicate": [...], "summary": {kpi: {mean, p05, p95}}}
         *.png                charts (sim.plots)
 
@@ -15,6 +16,7 @@ written as null and infinity as the string "inf" (pydantic reads "inf" back as a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -27,7 +29,9 @@ from pathlib import Path
 import pandas as pd
 
 from sim.outputs.manifest import git_commit, manifest, versions  # noqa: F401 (re-exported)
-from sim.outputs.tables import SUMMARY_ROWS, kpi_table
+from sim.outputs.tables import SUMMARY_ROWS, kpi_summary, kpi_table
+
+FILE_MODE = 0o644  # results are shared: readable by everyone, as files written with open() are
 
 
 def new_run_id() -> str:
@@ -58,16 +62,50 @@ def folder_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "scenario"
 
 
+@contextlib.contextmanager
+def atomic_path(path: Path):
+    """Yield a temporary path next to `path`; when the block ends without error it is renamed
+    onto `path` (mode 0644), so readers see the old file or the complete new one, never a part.
+    On an error the temporary file is removed and the error re-raised."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(3)}.partial")
+    try:
+        yield tmp
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write a text file so that it is either the old or the complete new content."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a binary file so that it is either the old or the complete new content."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def _write_json(path: Path, obj) -> None:
     path.write_text(json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def tidy_timeseries(ts: pd.DataFrame, run_id: str, scenario_name: str) -> pd.DataFrame:
+    """The time series as stored: unused key columns null (not ""), run id and scenario as columns."""
+    from sim.model.metrics import KEYS
+
+    ts = ts.copy()
+    for k in KEYS:
+        col = ts[k].astype("string") if k in ts else pd.Series(pd.NA, index=ts.index, dtype="string")
+        ts[k] = col.mask(col == "")
+    ts.insert(0, "scenario", pd.Series(scenario_name, index=ts.index, dtype="string"))
+    ts.insert(0, "run_id", pd.Series(run_id, index=ts.index, dtype="string"))
+    return ts
 
 
 def write_run(scenario, results, out_root, argv, started, ended, extra_manifest=None,
@@ -90,10 +128,11 @@ def write_run(scenario, results, out_root, argv, started, ended, extra_manifest=
         _write_json(partial / "manifest.json",
                     {"run_id": run_id, **manifest(scenario, results, argv, started, ended, extra_manifest)})
         ts = pd.concat([r.timeseries for r in sorted(results, key=lambda r: r.replicate)], ignore_index=True)
-        ts.to_parquet(partial / "timeseries.parquet", index=False)
+        tidy_timeseries(ts, run_id, scenario.name).to_parquet(partial / "timeseries.parquet", index=False)
         table = kpi_table(results)
-        table.to_csv(partial / "kpis.csv", index=False)
-        per = table[~table["replicate"].isin(SUMMARY_ROWS)]
+        per = table[~table["replicate"].isin(SUMMARY_ROWS)].astype({"replicate": "int64"})
+        per.to_csv(partial / "kpis.csv", index=False)
+        kpi_summary(table).to_csv(partial / "kpi_summary.csv", index=False)
         stats = table.set_index(table["replicate"].astype(str)).loc[list(SUMMARY_ROWS)].drop(columns="replicate")
         _write_json(partial / "kpis.json", {
             "per_replicate": per.to_dict(orient="records"),

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from sim.plots.io import KPI_UNITS, Run, load_run
+from sim.model.metrics import KPI_NAMES, kpi
+from sim.plots.io import Run, load_run
 from sim.plots.run import check_format
 from sim.plots.style import GREY, PALETTE, fmt_value, new_figure, save, source_line, style, titles, unit_axis
 from sim.plots.timeseries import date_span, fan, finish_time_axis, make_room
@@ -28,7 +29,7 @@ COMPARISON_COLUMNS = ["scenario", "kpi", "mean", "p05", "p95", "diff_mean", "dif
 
 
 def _kpi_order(kpis) -> list[str]:
-    known = [k for k in KPI_UNITS if k in set(kpis)]
+    known = [k for k in KPI_NAMES if k in set(kpis)]
     return known + sorted(set(kpis) - set(known))
 
 
@@ -49,7 +50,7 @@ def fig_kpi_differences(comparison: pd.DataFrame, kpis: list[str] | None = None,
     y = {s: i for i, s in enumerate(scen)}
     for ax, k in zip(axes.flat, kpis):
         d = comparison[comparison["kpi"] == k].set_index("scenario")
-        unit = KPI_UNITS.get(k, "")
+        unit = kpi(k).unit
         ax.axvline(0, color=GREY, lw=0.8)
         for i, s in enumerate(scen):
             if s not in d.index:
@@ -85,7 +86,7 @@ def fig_kpi_differences(comparison: pd.DataFrame, kpis: list[str] | None = None,
         rel = rel[[k for k in rel.index if k in kpis]]
         if not rel.empty:
             k = rel.abs().idxmax()
-            u = KPI_UNITS.get(k, "")
+            u = kpi(k).unit
             sub = (f"Largest relative change, {scen[1]} vs {base}: {k} from {fmt_value(b[k], u)} "
                    f"by {fmt_value(o.loc[k, 'diff_mean'], u if u == 'share' else '')} ({rel[k]:+.0%}, paired mean)")
     titles(fig, f"KPIs: paired difference to '{base}' (dot: mean, bar: 5-95 % of replicates)", sub)

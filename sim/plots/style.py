@@ -8,8 +8,7 @@ globally. Charts are drawn with the non-interactive Agg backend: no display is n
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
+import io
 from pathlib import Path
 
 import matplotlib
@@ -26,6 +25,7 @@ STYLE = Path(__file__).with_name("brief.mplstyle")
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 GREY = "#666666"
 EVENT_COLOR = "#444444"
+BOUND_COLOR = "#B2182B"  # a bound that binds: a warning, so a colour not in the palette
 FORMATS = ("png", "svg", "pdf")
 
 
@@ -128,18 +128,38 @@ def titles(fig, title: str, subtitle: str = "") -> None:
 
 
 def save(fig, path: Path) -> Path:
-    """Write the figure atomically (temp file in the same folder, then rename) and close it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    """Write the figure atomically (sim.outputs.results.atomic_path, mode 0644) and close it."""
+    from sim.outputs.results import atomic_path
+
+    path = Path(path)
     try:
-        fig.savefig(tmp, format=path.suffix.lstrip("."), metadata=_metadata(path.suffix))
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=path.suffix.lstrip("."), metadata=_metadata(path.suffix))
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
+
+
+def png_bytes(fig, dpi: int = 150) -> bytes:
+    """The figure as PNG bytes (for reports and slides), then closed."""
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=dpi, metadata=_metadata(".png"))
+    finally:
+        plt.close(fig)
+    return buf.getvalue()
+
+
+def mark_bound(ax, y: float, label: str, color: str = BOUND_COLOR) -> None:
+    """A horizontal dotted line at a bound (cap, floor, guard) that binds, labelled at the right
+    end inside the axes, so a reader sees that the bound, not the model, set those values."""
+    ax.axhline(y, color=color, lw=1.1, ls=(0, (1, 1.5)), zorder=3)
+    lo, hi = ax.get_ylim()
+    if y > hi - 0.1 * (hi - lo):  # keep the label inside the axes
+        ax.set_ylim(lo, y + 0.12 * (y - lo))
+    ax.annotate(label, xy=(1.0, y), xycoords=("axes fraction", "data"), xytext=(-3, 3),
+                textcoords="offset points", ha="right", va="bottom", fontsize=7.5, color=color,
+                bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.85}, zorder=6)
 
 
 def _metadata(suffix: str) -> dict | None:

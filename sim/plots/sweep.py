@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.plots.io import KPI_UNITS
+from sim.model.metrics import KPI_NAMES, kpi
 from sim.plots.run import check_format
 from sim.plots.style import GREY, PALETTE, fmt_value, new_figure, save, source_line, style, titles, unit_axis
 
@@ -36,10 +36,10 @@ def split_columns(points: pd.DataFrame, params: list[str] | None = None,
     """(parameter columns, KPI columns) of a sweep table; KPIs that never vary are dropped."""
     numeric = [c for c in points.columns if pd.api.types.is_numeric_dtype(points[c])]
     if kpis is None:
-        kpis = [k for k in KPI_UNITS if k in points.columns]
+        kpis = [k for k in KPI_NAMES if k in points.columns]
         kpis = [k for k in kpis if points[k].notna().any() and points[k].nunique() > 1]
     if params is None:
-        params = [c for c in numeric if c not in KPI_UNITS and c not in BOOKKEEPING]
+        params = [c for c in numeric if c not in KPI_NAMES and c not in BOOKKEEPING]
     if not params:
         raise ValueError("sweep table has no parameter columns (numeric columns that are not KPIs)")
     return params, kpis
@@ -92,8 +92,8 @@ def _response_curves(points, p, kpis, source):
         ax.plot(s.index, s["mean"], "o-", color=PALETTE[0], ms=3.5, label="mean")
         ax.set_title(k, fontsize=9)
         ax.set_xlabel(p, fontsize=8)
-        ax.set_ylabel(unit_axis(ax.yaxis, KPI_UNITS.get(k, "")), fontsize=8)
-        if KPI_UNITS.get(k) in ("t", "count", "days", "USD", "share") and s["p05"].min() >= 0:
+        ax.set_ylabel(unit_axis(ax.yaxis, kpi(k).unit), fontsize=8)
+        if kpi(k).unit in ("t", "count", "days", "USD", "share") and s["p05"].min() >= 0:
             ax.set_ylim(bottom=0)  # quantities from zero (profits may be negative: left as they are)
     if banded:
         axes[0][0].legend(loc="best", fontsize=7)
@@ -115,7 +115,7 @@ def _response_heatmaps(points, params, kpis, source):
         ax.set_xticks(range(m.shape[1]), [f"{v:g}" for v in m.columns], fontsize=7)
         ax.set_yticks(range(m.shape[0]), [f"{v:g}" for v in m.index], fontsize=7)
         ax.grid(False)
-        unit = KPI_UNITS.get(k, "")
+        unit = kpi(k).unit
         if m.size <= 64:
             lo, hi = np.nanmin(m.to_numpy()), np.nanmax(m.to_numpy())
             for (i, j), v in np.ndenumerate(m.to_numpy()):
@@ -144,7 +144,7 @@ def _response_scatter(points, params, kpis, source):
             ax = axes[i][j]
             ax.plot(per_point[p], per_point[k], ".", color=PALETTE[0], ms=3, alpha=0.6)
             if j == 0:
-                ax.set_ylabel(f"{k} ({unit_axis(ax.yaxis, KPI_UNITS.get(k, ''))})", fontsize=7)
+                ax.set_ylabel(f"{k} ({unit_axis(ax.yaxis, kpi(k).unit)})", fontsize=7)
             if i == len(kpis) - 1:
                 ax.set_xlabel(p, fontsize=7)
     titles(fig, "KPIs against each varied parameter",
@@ -164,8 +164,8 @@ def fig_sobol(sobol: pd.DataFrame, kpis: list[str] | None = None, source: str = 
     sobol = sobol[sobol.groupby("kpi")["ST"].transform(lambda v: v.notna().any())].fillna(0.0)
     if sobol.empty:
         raise ValueError("Sobol table has no finite indices")
-    kpis = kpis or [k for k in KPI_UNITS if k in set(sobol["kpi"])] + \
-        sorted(set(sobol["kpi"]) - set(KPI_UNITS))
+    kpis = kpis or [k for k in KPI_NAMES if k in set(sobol["kpi"])] + \
+        sorted(set(sobol["kpi"]) - set(KPI_NAMES))
     n_par = sobol["param"].nunique()
     fig, axes = _grid(len(kpis), ncols=3, w=3.9, h=0.45 * n_par + 1.3)
     for ax, k in zip(axes.flat, kpis):
