@@ -31,7 +31,6 @@ import pandas as pd
 from sim.outputs.manifest import git_commit, manifest, versions  # noqa: F401 (re-exported)
 from sim.outputs.tables import SUMMARY_ROWS, kpi_summary, kpi_table
 
-FILE_MODE = 0o644  # results are shared: readable by everyone, as files written with open() are
 
 
 def new_run_id() -> str:
@@ -62,17 +61,25 @@ def folder_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "scenario"
 
 
+def file_mode() -> int:
+    """The mode open() gives a new file: 0o666 less the process's umask (0o644 under the usual 022)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path):
     """Yield a temporary path next to `path`; when the block ends without error it is renamed
-    onto `path` (mode 0644), so readers see the old file or the complete new one, never a part.
-    On an error the temporary file is removed and the error re-raised."""
+    onto `path` with ordinary permissions (`file_mode`, even if the writer created it 0600, as
+    mkstemp does), so readers see the old file or the complete new one, never a part. On an
+    error the temporary file is removed and the error re-raised."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(3)}.partial")
     try:
         yield tmp
-        os.chmod(tmp, FILE_MODE)
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     finally:
         if tmp.exists():

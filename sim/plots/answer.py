@@ -29,9 +29,9 @@ TITLE = "Critical-mineral smuggling under export controls"
 HEADLINE = "illicit_delivered_t"
 # KPIs in the brief's table, in this order, when present
 BRIEF_KPIS = ("illicit_delivered_t", "leakage_share", "interdiction_rate", "weeks_to_halve", "diverted_t",
-              "price_peak_index", "price_end_index", "origin_price_index", "transit_import_surge",
-              "unmet_demand_t", "defense_shortfall_t", "min_stock_cover_days", "enforcement_cost_usd",
-              "legit_inspected", "inspections_per_seizure", "jailed_peak", "weeks_at_price_guard")
+              "price_peak_index", "price_end_index", "weeks_at_price_guard", "origin_price_index",
+              "enforcement_cost_usd", "transit_import_surge", "unmet_demand_t", "defense_shortfall_t",
+              "min_stock_cover_days", "legit_inspected", "inspections_per_seizure", "jailed_peak")
 PRICE_KPIS = ("price_peak_index", "price_end_index", "origin_price_index")
 FEW_REPLICATES = 10
 
@@ -158,8 +158,7 @@ def sensitivity_caveat(levers: pd.DataFrame | None, name: str) -> str:
 def caveats(runs: dict[str, Run], bounds: dict[str, list[Bound]], levers, name: str,
             validation: pd.DataFrame | None, paired: bool) -> list[str]:
     out = []
-    hits = [f"{b.kind} in {n} ({b.where}, {b.weeks:.0f} weeks{', ' + b.detail if b.detail else ''})"
-            for n, bs in bounds.items() for b in bs if b.model_artefact]
+    hits = [b.describe(n) for n, bs in bounds.items() for b in bs if b.model_artefact]
     if hits:
         out.append("A bound, not the model's economics, set some values: " + "; ".join(hits) + ".")
     out.append(sensitivity_caveat(levers, name))
@@ -233,6 +232,9 @@ def kpi_rows(table: pd.DataFrame, names: list[str], bounds: dict[str, list[Bound
     priced = {n for n, bs in bounds.items() if any(b.kind.startswith("price") for b in bs)}
     present = [k for k in BRIEF_KPIS if any((n, k) in idx.index and np.isfinite(idx.loc[(n, k), "mean"])
                                             for n in names)]
+    if all((n, "weeks_at_price_guard") not in idx.index or idx.loc[(n, "weeks_at_price_guard"), "p95"] == 0
+           for n in names):  # the guard never touched: nothing to show
+        present = [k for k in present if k != "weeks_at_price_guard"]
     header = ["Key figure (unit)", *names, *(f"{n}\n\u2212 {base}" for n in names[1:])]
     rows = []
     for k in present:

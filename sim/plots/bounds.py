@@ -41,9 +41,10 @@ class Bound:
         """True for numerical limits (guards, caps, floors): the brief's caveats name these."""
         return self.kind != "stock-out"
 
-    def sentence(self, scenario: str) -> str:
-        more = f", {self.detail}" if self.detail else ""
-        return f"{self.kind} bound in {scenario} ({self.where}, {self.weeks:.0f} weeks{more})"
+    def describe(self, scenario: str) -> str:
+        """'price cap in crackdown (United States, Antimony, 29 weeks, 2.2x reference)'."""
+        parts = [p for p in (self.where, f"{self.weeks:.0f} weeks", self.detail) if p]
+        return f"{self.kind} in {scenario} ({', '.join(parts)})"
 
 
 def _weeks_touching(run: Run, metric: str, level: float, above: bool, **keys) -> float:
@@ -80,7 +81,7 @@ def binding_bounds(run: Run) -> list[Bound]:
     out = []
     guard = run.kpi_band("weeks_at_price_guard")[0]
     if np.isfinite(guard) and guard > 0:
-        out.append(Bound("price guard", "a price in some market", float(guard)))
+        out.append(Bound("price guard", "", float(guard)))
     out += price_bounds(run)
     ref = run.metric("refused_t")
     if not ref.empty:

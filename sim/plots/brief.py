@@ -28,6 +28,7 @@ from sim.plots.timeseries import date_span, fan, finish_time_axis
 A4 = (8.27, 11.69)  # inches, portrait
 MARGIN = 0.55  # inches
 WIDTH = A4[0] - 2 * MARGIN
+PAGE_ROWS = 12  # key figures on the page
 
 
 class _Page:
@@ -71,8 +72,9 @@ class _Page:
 
 def _table(page: _Page, c: BriefContent) -> None:
     """The KPI table: label column, then one column per scenario and difference, right-aligned;
-    the font shrinks until the widest cells fit the page. Header cells may have two lines."""
-    table = [c.header] + c.rows
+    the font shrinks until the widest cells fit the page. Header cells may have two lines. The
+    page shows the first PAGE_ROWS key figures (the HTML report and slides show all)."""
+    table = [c.header] + c.rows[:PAGE_ROWS]
     gap = 0.18  # inches between columns
     for size in (7.5, 7.0, 6.5, 6.0, 5.5, 5.0):
         widths = [max(page.width(line, size, "bold" if i == 0 else "normal")
@@ -96,7 +98,10 @@ def _table(page: _Page, c: BriefContent) -> None:
                      fontweight="bold" if i == 0 else "normal", multialignment=ha)
         y += h
     page.y = y + 0.04
-    for note in c.footnotes:
+    more = len(c.rows) - PAGE_ROWS
+    notes = c.footnotes + ([f"{more} more key figures in the HTML report (sim report) and the slides."]
+                           if more > 0 else [])
+    for note in notes:
         page.text(note, size=6.5, gap=0.0, color=GREY)
     page.y += 0.1
 
@@ -138,8 +143,9 @@ def draw_panels(fig, gs, c: BriefContent) -> None:
     ax.set_title(f"Illicit deliveries to {dest}, all commodities", fontsize=9)
     ax = fig.add_subplot(row1[1])
     if c.levers is not None and (c.levers["kpi"] == c.headline).any():
-        draw_tornado(ax, c.levers, c.headline, top=6, fontsize=6.5)
-        ax.set_title(f"What moves {kpi(c.headline).label.lower()} (lever effects)", fontsize=9)
+        draw_tornado(ax, c.levers, c.headline, top=6, fontsize=6.5, legend=False)
+        ax.set_title(f"What moves {kpi(c.headline).label.lower()}: low (light), high (dark)\nsetting of each "
+                     "lever; pale: within noise", fontsize=8)
     else:
         overlay(ax, runs, "price_index", "Price index (reference = 1)", False, False, True)
         ax.axhline(1.0, color=GREY, lw=0.7, zorder=0)
@@ -193,7 +199,7 @@ def build_brief(c: BriefContent):
     foot_h = 0.45
     top, bottom = page.y + 0.25, A4[1] - MARGIN - foot_h
     gs = fig.add_gridspec(2, 1, left=(MARGIN + 0.5) / A4[0], right=1 - (MARGIN - 0.05) / A4[0],
-                          top=1 - top / A4[1], bottom=1 - (bottom - 0.1) / A4[1], hspace=0.3,
+                          top=1 - top / A4[1], bottom=1 - (bottom - 0.1) / A4[1], hspace=0.45,
                           height_ratios=[1, 1.15])
     draw_panels(fig, gs, c)
     page.y = bottom + 0.05

@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from sim.model.metrics import KPI_NAMES, kpi
+from sim.plots.effects import fig_tradeoff, tradeoff_points
 from sim.plots.io import Run, load_run
 from sim.plots.run import check_format
 from sim.plots.style import GREY, PALETTE, fmt_value, new_figure, save, source_line, style, titles, unit_axis
@@ -139,7 +140,8 @@ def compare_source(runs: dict[str, Run]) -> str:
 
 def write_compare_charts(compare_dir: Path | str, run_dirs: dict[str, Path] | list[Path],
                          comparison: pd.DataFrame, fmt: str = "png") -> list[Path]:
-    """Write <compare_dir>/charts/kpi_differences.<fmt> and series.<fmt>; return the paths.
+    """Write <compare_dir>/charts/kpi_differences.<fmt>, series.<fmt> and cost_leakage.<fmt> (when
+    the comparison has both KPIs); return the paths.
 
     `run_dirs` maps scenario name -> its results folder, or lists the folders (named by their
     scenarios), baseline first; `comparison` is the table described in this module's docstring.
@@ -155,4 +157,7 @@ def write_compare_charts(compare_dir: Path | str, run_dirs: dict[str, Path] | li
         paths = [save(fig_kpi_differences(comparison, source=src), out / f"kpi_differences.{fmt}")]
         if runs:
             paths.append(save(fig_compare_series(runs, source=src), out / f"series.{fmt}"))
+        if {"enforcement_cost_usd", "illicit_delivered_t"} <= set(comparison["kpi"]):
+            paths.append(save(fig_tradeoff(tradeoff_points(comparison), title="Enforcement cost against illicit "
+                                           "deliveries, per scenario", source=src), out / f"cost_leakage.{fmt}"))
     return paths

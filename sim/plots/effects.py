@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.colors import to_rgba
 from matplotlib.patches import Patch
 
 from sim.model.metrics import kpi
@@ -56,7 +57,8 @@ def tornado_rows(levers: pd.DataFrame, name: str) -> pd.DataFrame:
     return out.sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def draw_tornado(ax, levers: pd.DataFrame, name: str, top: int = 12, fontsize: float = 8.0) -> pd.DataFrame:
+def draw_tornado(ax, levers: pd.DataFrame, name: str, top: int = 12, fontsize: float = 8.0,
+                 legend: bool = True) -> pd.DataFrame:
     """Horizontal bars per lever: the KPI's change at the lever's low and high setting (mean, with
     whiskers for the 5-95 % band of paired replicates); the largest swing on top. A bar whose
     band includes zero is drawn pale: that effect is within the noise. Returns the rows drawn."""
@@ -68,7 +70,7 @@ def draw_tornado(ax, levers: pd.DataFrame, name: str, top: int = 12, fontsize: f
     for end, color, dy in (("low", LOW, 0.19), ("high", HIGH, -0.19)):
         m, lo, hi = (rows[f"{end}_{q}"].to_numpy(float) * scale for q in ("mean", "p05", "p95"))
         noise = (lo <= 0) & (hi >= 0)
-        ax.barh(y + dy, m, 0.36, color=color, alpha=np.where(noise, 0.35, 0.95).tolist(), zorder=2,
+        ax.barh(y + dy, m, 0.36, color=[to_rgba(color, 0.35 if n else 0.95) for n in noise], zorder=2,
                 label=f"{end.capitalize()} setting")
         ax.errorbar(m, y + dy, xerr=[m - lo, hi - m], fmt="none", ecolor="#333333", lw=0.9, capsize=2, zorder=3)
         for yi, mi, his, los, s in zip(y + dy, m, hi, lo, rows[f"{end}_setting"]):
@@ -84,9 +86,10 @@ def draw_tornado(ax, levers: pd.DataFrame, name: str, top: int = 12, fontsize: f
     lo_x, hi_x = ax.get_xlim()
     pad = 0.15 * (hi_x - lo_x)
     ax.set_xlim(lo_x - pad, hi_x + pad)  # room for the setting labels at the bar ends
-    ax.legend(handles=[Patch(color=LOW, label="Low setting"), Patch(color=HIGH, label="High setting"),
-                       Patch(color=GREY, alpha=0.35, label="Band includes 0 (noise)")],
-              loc="lower right", fontsize=fontsize - 1)
+    if legend:
+        ax.legend(handles=[Patch(color=LOW, label="Low setting"), Patch(color=HIGH, label="High setting"),
+                           Patch(color=GREY, alpha=0.35, label="Band includes 0 (noise)")],
+                  loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=fontsize - 0.5)
     return rows
 
 
@@ -138,22 +141,24 @@ def draw_tradeoff(ax, points: pd.DataFrame, x_kpi: str = "enforcement_cost_usd",
     """Each option as a dot (mean) with 5-95 % whiskers in both directions; the status quo as a
     black square. Axes in display units, from zero."""
     mx, my = kpi(x_kpi), kpi(y_kpi)
+    colors = [c for c in PALETTE if c != "#000000"]
     for i, r in points.reset_index(drop=True).iterrows():
         sq = bool(r.get("status_quo", False))
-        color = "black" if sq else PALETTE[(i - 1) % len(PALETTE)] if label_points else PALETTE[0]
+        color = "black" if sq else colors[i % len(colors)] if label_points else PALETTE[0]
         ax.errorbar(r["x"], r["y"], xerr=[[r["x"] - r["x_p05"]], [r["x_p95"] - r["x"]]],
                     yerr=[[r["y"] - r["y_p05"]], [r["y_p95"] - r["y"]]], fmt="s" if sq else "o",
                     color=color, ms=6 if label_points else 4, capsize=2, lw=1, zorder=3)
         if label_points:
-            ax.annotate(f"{r['label']}" + (" (status quo)" if sq else ""), (r["x"], r["y"]), xytext=(6, 5),
-                        textcoords="offset points", fontsize=7.5, color=color)
+            tag = " (status quo)" if sq and "status" not in str(r["label"]).lower() else ""
+            ax.annotate(f"{r['label']}{tag}", (r["x"], r["y"]), xytext=(6, 5), textcoords="offset points",
+                        fontsize=7.5, color=color)
     for axis, m in ((ax.xaxis, mx), (ax.yaxis, my)):
         unit_axis(axis, m.unit)
     ax.set_xlabel(mx.axis_label())
     ax.set_ylabel(my.axis_label())
-    ax.set_xlim(left=0)
-    ax.set_ylim(bottom=0)
-    ax.margins(0.15)
+    # from zero (a cost and a tonnage), with room right of the largest point for its label
+    ax.set_xlim(0, 1.3 * float(np.nanmax(points[["x", "x_p95"]].to_numpy())) or 1.0)
+    ax.set_ylim(0, 1.1 * float(np.nanmax(points[["y", "y_p95"]].to_numpy())) or 1.0)
 
 
 def fig_tradeoff(points: pd.DataFrame, x_kpi: str = "enforcement_cost_usd", y_kpi: str = "illicit_delivered_t",

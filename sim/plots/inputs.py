@@ -137,7 +137,16 @@ def load_levers(path: Path) -> pd.DataFrame:
             first, last = s.iloc[0], s.iloc[-1]
             end = np.where(s == first, "low", np.where(s == last, "high", "mid"))
         ends.append(pd.Series(end, index=d.index))
-    return df.assign(end=pd.concat(ends).reindex(df.index))
+    shown = df["setting"].map(lambda v: f"{float(v):g}" if _is_number(v) else str(v))
+    return df.assign(end=pd.concat(ends).reindex(df.index), setting=shown)
+
+
+def _is_number(v) -> bool:
+    try:
+        float(v)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _markdown_table(path: Path, text: str) -> pd.DataFrame:

@@ -147,11 +147,11 @@ def draw_routemap(ax, run: Run, legend: bool = True) -> None:
         sp.set_visible(False)
     ax.tick_params(length=0)
     if legend:
-        h = [Line2D([], [], color=ILLICIT, lw=MAX_WIDTH, label=f"{top_ill:,.0f} t"),
-             Line2D([], [], color=ILLICIT, lw=MAX_WIDTH / 4, label=f"{top_ill / 4:,.0f} t  Illicit (smuggled)")]
+        h = [Line2D([], [], color=ILLICIT, lw=w, label=f"Illicit (smuggled): {t:,.0f} t")
+             for w, t in ((MAX_WIDTH, top_ill), (MAX_WIDTH / 4, top_ill / 4))]
         if legal:
-            h += [Line2D([], [], color=LEGAL, lw=MAX_WIDTH, label=f"{top_legal:,.0f} t"),
-                  Line2D([], [], color=LEGAL, lw=MAX_WIDTH / 4, label=f"{top_legal / 4:,.0f} t  {legal_label}")]
+            h += [Line2D([], [], color=LEGAL, lw=w, label=f"{legal_label}: {t:,.0f} t")
+                  for w, t in ((MAX_WIDTH, top_legal), (MAX_WIDTH / 4, top_legal / 4))]
         h += [Line2D([], [], ls="", marker="o", ms=7, color=col, label=r.capitalize())
               for r, col in ROLE_COLOR.items() if any(r in v["roles"] for v in countries.values())]
         ax.legend(handles=h, loc="upper left", bbox_to_anchor=(1.01, 1.0), alignment="left", handlelength=2.5,

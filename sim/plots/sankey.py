@@ -10,7 +10,7 @@ outflow). From left to right:
                      route), and what smugglers still held at the origin (the rest)
     corridor      -> delivered to each destination (illicit_route_t), and seized or in transit
     ...           -> seized (seized_t) and in transit at the end (the rest); delivered goods ->
-                     sold, and unsold at the destination at the end (unsold_t, last step)
+                     sold, and unsold at the destinations at the end (unsold_t, last step)
 
 Residual nodes ("the rest") are computed, not recorded, and are labelled so.
 """
@@ -61,6 +61,12 @@ def origin_flows(run: Run) -> Sankey:
     sk, o = Sankey(), run.origin
     name = run.country_name
     src = sk.node("origin", 0, f"{name(o)}: output", "origin")
+    routes = run.scenario.get("routes", {})
+    departed = run.totals("departed_t", "route") if not run.metric("departed_t").empty else {}
+    diverted = float(run.totals("diverted_t", "metric").sum()) if not run.metric("diverted_t").empty \
+        else float(sum(dict(departed).values()))
+    div = sk.node("diverted", 1, "Diverted to smugglers", "illicit")  # on top: the chain follows it
+    sk.link(src, div, diverted)
     if not run.metric("legal_flow_t").empty:
         legal = run.totals("legal_flow_t", "market", supplier=o)
     elif not run.metric("legal_imports_t").empty:
@@ -69,42 +75,34 @@ def origin_flows(run: Run) -> Sankey:
         legal = {}
     for m, t in dict(legal).items():
         sk.link(src, sk.node(f"legal:{m}", 1, f"Legal: {name(m)}" + (" (domestic)" if m == o else ""), "legal"), t)
-    routes = run.scenario.get("routes", {})
-    departed = run.totals("departed_t", "route") if not run.metric("departed_t").empty else {}
-    diverted = float(run.totals("diverted_t", "metric").sum()) if not run.metric("diverted_t").empty \
-        else float(sum(dict(departed).values()))
-    div = sk.node("diverted", 1, "Diverted to smugglers", "illicit")
-    sk.link(src, div, diverted)
     corridor = {r: (f"via:{v['via']}" if v.get("via") else "direct") for r, v in routes.items()}
-    for r, t in dict(departed).items():
+    for r, t in sorted(dict(departed).items(), key=lambda kv: -kv[1]):
         c = corridor.get(r, "direct")
         label = f"Smuggled via {name(c[4:])}" if c != "direct" else "Smuggled direct"
         sk.link(div, sk.node(c, 2, label, "illicit"), t)
     sk.link(div, sk.node("held", 2, "Held by smugglers at origin (rest)", "held"),
             _rest(diverted, float(sum(dict(departed).values()))))
     delivered = run.totals("illicit_route_t", "route") if not run.metric("illicit_route_t").empty else {}
-    lost = sk.node("lost", 3, "Seized or in transit", "seized")
-    by_corridor: dict[str, float] = {}
+    arrived: dict[str, float] = {}  # per corridor
     for r, t in dict(delivered).items():
-        d = routes.get(r, {}).get("destination", "")
-        sk.link(corridor.get(r, "direct"), sk.node(f"dest:{d}", 3, f"Delivered to {name(d)}", "illicit"), t)
-        by_corridor[corridor.get(r, "direct")] = by_corridor.get(corridor.get(r, "direct"), 0.0) + t
-    for r, t in dict(departed).items():
-        c = corridor.get(r, "direct")
-        by_corridor[c] = by_corridor.get(c, 0.0) - t
-    for c, t in by_corridor.items():
-        sk.link(c, lost, _rest(-t, 0.0))  # departed - delivered on that corridor
+        d, c = routes.get(r, {}).get("destination", ""), corridor.get(r, "direct")
+        sk.link(c, sk.node(f"dest:{d}", 3, f"Delivered to {name(d)}", "illicit"), t)
+        arrived[c] = arrived.get(c, 0.0) + t
+    lost = sk.node("lost", 3, "Seized or in transit", "seized")
+    for c in dict.fromkeys(corridor.get(r, "direct") for r in dict(departed)):
+        left = sum(t for r, t in dict(departed).items() if corridor.get(r, "direct") == c)
+        sk.link(c, lost, _rest(left, arrived.get(c, 0.0)))  # departed less delivered on that corridor
+    unsold = run.wide("unsold_t", by="market").groupby(level="group").last().mean(axis=1) \
+        if not run.metric("unsold_t").empty else {}
+    for nid in [n for n in sk.nodes if n.startswith("dest:")]:
+        got = sk.value(nid)
+        left = min(float(dict(unsold).get(nid[5:], 0.0)), got)
+        sk.link(nid, sk.node("sold", 4, "Sold to buyers", "sold"), got - left)
+        sk.link(nid, sk.node("unsold", 4, "Unsold at the end", "unsold"), left)
     seized = float(run.totals("seized_t", "metric").sum()) if not run.metric("seized_t").empty else 0.0
     in_lost = sum(t for _, b, t in sk.links if b == lost)
     sk.link(lost, sk.node("seized", 4, "Seized", "seized"), min(seized, in_lost))
     sk.link(lost, sk.node("transit", 4, "In transit at the end (rest)", "held"), _rest(in_lost, seized))
-    unsold = run.wide("unsold_t", by="market").groupby(level="group").last().mean(axis=1) \
-        if not run.metric("unsold_t").empty else {}
-    for nid in [n for n in sk.nodes if n.startswith("dest:")]:
-        d, got = nid[5:], sk.value(nid)
-        left = min(float(dict(unsold).get(d, 0.0)), got)
-        sk.link(nid, sk.node(f"sold:{d}", 4, f"Sold to buyers in {name(d)}", "sold"), got - left)
-        sk.link(nid, sk.node(f"unsold:{d}", 4, f"Unsold in {name(d)} at the end", "unsold"), left)
     return sk
 
 

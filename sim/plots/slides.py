@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pptx import Presentation
 from pptx.dml.color import RGBColor
+from pptx.enum.text import PP_ALIGN
 from pptx.util import Emu, Inches, Pt
 
 from sim.plots.answer import BriefContent
@@ -25,6 +26,7 @@ W, H = Inches(13.333), Inches(7.5)
 MARGIN = Inches(0.5)
 BLUE, GREY, DARK = RGBColor(0x00, 0x72, 0xB2), RGBColor(0x66, 0x66, 0x66), RGBColor(0x1A, 0x1A, 0x1A)
 CHART_SLIDES = 5  # key charts in the deck; the HTML report has them all
+SKIP = {"differences"}  # too many small panels to read on a slide
 
 
 def _text(slide, left, top, width, height, paragraphs, size: float = 16, bold: bool = False,
@@ -43,7 +45,8 @@ def _text(slide, left, top, width, height, paragraphs, size: float = 16, bold: b
 
 
 def _title(slide, text: str) -> None:
-    _text(slide, MARGIN, Inches(0.3), W - 2 * MARGIN, Inches(0.8), [text], size=26, bold=True)
+    _text(slide, MARGIN, Inches(0.3), W - 2 * MARGIN, Inches(0.8), [text], size=_fit(len(text), 12.3, 0.6, 26, 18),
+          bold=True)
 
 
 def _notes(slide, c: BriefContent) -> None:
@@ -76,11 +79,11 @@ def title_slide(prs, c: BriefContent) -> None:
 
 def table_slide(prs, c: BriefContent) -> None:
     s = prs.slides.add_slide(prs.slide_layouts[6])
-    _title(s, "Key figures: mean (5-95 % of replicates) and paired differences")
+    _title(s, "Key figures: mean (5-95 % of replicates)")
     nrow, ncol = len(c.rows) + 1, len(c.header)
-    top, avail = Inches(1.2), H - Inches(1.2) - Inches(0.9)
-    row_h = min(Inches(0.34), int(avail / nrow))
-    size = 12 if ncol <= 4 and nrow <= 14 else 10 if ncol <= 6 else 8
+    top, avail = Inches(1.15), H - Inches(1.15) - Inches(0.75)
+    row_h = min(Inches(0.34), int(avail / (nrow + 1)))  # the header has two lines
+    size = min(12 if ncol <= 4 else 10 if ncol <= 6 else 8, int(row_h / Pt(1) / 1.45))
     label_w = Inches(3.3)
     shape = s.shapes.add_table(nrow, ncol, MARGIN, top, W - 2 * MARGIN, Emu(row_h * nrow))
     table = shape.table
@@ -92,11 +95,11 @@ def table_slide(prs, c: BriefContent) -> None:
         for j, text in enumerate(row):
             cell = table.cell(i, j)
             cell.text = text
-            p = cell.text_frame.paragraphs[0]
-            p.font.size, p.font.bold = Pt(size), i == 0
-            p.alignment = 1 if j == 0 else 3  # PP_ALIGN.LEFT / RIGHT
-            cell.margin_top = cell.margin_bottom = Pt(2)
-    _text(s, MARGIN, H - Inches(0.8), W - 2 * MARGIN, Inches(0.6), c.footnotes, size=10, color=GREY)
+            for p in cell.text_frame.paragraphs:  # a header may have two lines: two paragraphs
+                p.font.size, p.font.bold = Pt(size), i == 0
+                p.alignment = PP_ALIGN.LEFT if j == 0 else PP_ALIGN.RIGHT
+            cell.margin_top = cell.margin_bottom = Pt(1)
+    _text(s, MARGIN, H - Inches(0.7), W - 2 * MARGIN, Inches(0.6), c.footnotes, size=9, color=GREY)
     _notes(s, c)
 
 
@@ -135,7 +138,7 @@ def build_slides(c: BriefContent) -> Presentation:
     table_slide(prs, c)
     caveats_slide(prs, c)
     with style():
-        for _, caption, build in key_figures(c)[:CHART_SLIDES]:
+        for _, caption, build in [f for f in key_figures(c) if f[0] not in SKIP][:CHART_SLIDES]:
             chart_slide(prs, c, caption, png_bytes(build()))
     prs.core_properties.title = c.question or c.title
     prs.core_properties.author = "sim"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -109,22 +110,29 @@ def mark_events(ax, events: list[dict], labels: bool = True) -> float:
 
 
 def source_line(fig, text: str) -> None:
-    """Provenance in small grey text at the bottom left (kept inside the layout)."""
-    fig.supxlabel(text, x=0.005, ha="left", fontsize=6.5, color=GREY, fontweight="normal")
+    """Provenance in small grey text at the bottom left, wrapped to the figure's width (the
+    layout keeps it inside the figure, so it is never clipped)."""
+    text = textwrap.fill(text, max(40, int(fig.get_figwidth() * 72 * 0.97 / (6.5 * 0.55))))
+    fig.supxlabel(text, x=0.005, ha="left", fontsize=6.5, color=GREY, fontweight="normal", multialignment="left")
 
 
-def titles(fig, title: str, subtitle: str = "") -> None:
-    """Figure title (what the chart shows) and an optional computed one-line finding below it.
+def titles(fig, title: str, subtitle: str = "", color: str = "#333333") -> None:
+    """Figure title (what the chart shows) and an optional computed finding below it, both wrapped
+    to the figure's width.
 
-    The suptitle carries an empty second line so the layout keeps room for the subtitle,
-    which is drawn in regular weight at a fixed offset under the title.
+    The suptitle carries empty lines so the layout keeps room for the subtitle, which is drawn
+    in regular weight at a fixed offset under the title.
     """
-    fig.suptitle(title + ("\n" if subtitle else ""), x=0.01, ha="left",
-                 fontsize=12, fontweight="bold", linespacing=1.6)
-    if subtitle:  # the suptitle's top sits h_pad (3 pt) under the figure's top edge
-        shift = ScaledTranslation(0, -22 / 72, fig.dpi_scale_trans)
-        fig.text(0.01, 1.0, subtitle, transform=fig.transFigure + shift, ha="left", va="top",
-                 fontsize=9.5, color="#333333")
+    width_pt = fig.get_figwidth() * 72 * 0.97
+    title = textwrap.fill(title, max(20, int(width_pt / (12 * 0.62))))
+    sub = textwrap.fill(subtitle, max(20, int(width_pt / (9.5 * 0.55)))) if subtitle else ""
+    n_sub = sub.count("\n") + 1 if sub else 0
+    blank = int(np.ceil(n_sub * 9.5 * 1.2 / (12 * 1.6)))
+    fig.suptitle(title + "\n" * blank, x=0.01, ha="left", fontsize=12, fontweight="bold", linespacing=1.6)
+    if sub:  # the suptitle's top sits h_pad (3 pt) under the figure's top edge
+        shift = ScaledTranslation(0, -(22 + 19.2 * title.count("\n")) / 72, fig.dpi_scale_trans)
+        fig.text(0.01, 1.0, sub, transform=fig.transFigure + shift, ha="left", va="top",
+                 fontsize=9.5, color=color, linespacing=1.2)
 
 
 def save(fig, path: Path) -> Path:
