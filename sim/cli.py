@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from sim.scenario import ScenarioError, dump_toml, list_scenarios, load_scenario
-from sim.scenario.shipped import default_dir as default_scenario_dir  # noqa: F401 (used by tests)
+from sim.scenario.shipped import default_dir as default_scenario_dir
 
 # (command, module defining register(subparsers), one-line help) -- add yours here.
 EXTRA_COMMANDS: list[tuple[str, str, str]] = [

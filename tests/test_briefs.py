@@ -70,6 +70,7 @@ def test_answer_sentence_states_the_comparisons_numbers(folder, content):
     diff = per_replicate(folder["compare"], "crackdown") - per_replicate(folder["compare"], "status_quo")
     better = int((diff < 0).sum())
     assert m[5] == (f"all {len(diff)}" if better == len(diff) else f"{better} of {len(diff)}")
+    assert better > 0
     # how fast: weeks to halve after the headline event, from the policy's own KPI
     w = pd.DataFrame(json.loads((next((folder["compare"] / "crackdown").iterdir()) / "kpis.json").read_text())
                      ["per_replicate"])["weeks_to_halve"]
@@ -78,11 +79,11 @@ def test_answer_sentence_states_the_comparisons_numbers(folder, content):
 
 
 @pytest.mark.parametrize("d, lo, hi, better, expect", [
-    (-31.6, -125.0, 43.3, (2, 4), "cuts illicit deliveries over the run by 31.6 t, or 2 % (5-95 % of paired replicates:"
-                                  " from 125 t less to 43.3 t more, so the change is not clear), and does better in 2 "
-                                  "of 4 replicates."),
-    (520.0, 400.0, 610.0, (0, 4), "raises illicit deliveries over the run by 520 t, or 37 % (5-95 % of paired "
-                                  "replicates: 400 t to 610 t more), and does better in 0 of 4 replicates."),
+    (-31.6, -125.0, 43.3, (2, 4), ("cuts illicit deliveries over the run by 31.6 t, or 2 % (5-95 % of paired "
+                                   "replicates: from 125 t less to 43.3 t more, so the change is not clear), and "
+                                   "does better in 2 of 4 replicates.")),
+    (520.0, 400.0, 610.0, (0, 4), ("raises illicit deliveries over the run by 520 t, or 37 % (5-95 % of paired "
+                                   "replicates: 400 t to 610 t more), and does better in none of the 4 replicates.")),
 ])
 def test_answer_sentence_when_unclear_or_worse(d, lo, hi, better, expect):
     row = pd.Series({"diff_mean": d, "diff_p05": lo, "diff_p95": hi})
@@ -214,7 +215,7 @@ def test_run_folders_are_paired_when_they_share_a_seed(tmp_path):
 
 
 def test_cli_brief_report_and_slides(folder, tmp_path, capsys, monkeypatch):
-    import sim.plots.report as report
+    from sim.plots import report
     figures = report.key_figures
     monkeypatch.setattr(report, "key_figures", lambda c: figures(c)[1:2])  # wiring: one chart is enough
     assert main(["brief", str(folder["compare"].parent), "--out", str(tmp_path / "b.pptx")]) == 0  # newest inside

@@ -64,10 +64,10 @@ def test_sankey_flows_add_up_and_match_the_series(v2):
             d = d[d[k] == v]
         return d.groupby("replicate")["value"].sum().mean()
     departed = total("departed_t")
-    assert flows[("China: output", "Diverted to smugglers")] == pytest.approx(DIVERT_EXTRA * departed)
-    assert flows[("China: output", "Legal: China (domestic)")] == pytest.approx(total("legal_flow_t", supplier="CN",
+    assert flows[("China: legal sales and diversion", "Diverted to smugglers")] == pytest.approx(DIVERT_EXTRA * departed)
+    assert flows[("China: legal sales and diversion", "Legal: China (domestic)")] == pytest.approx(total("legal_flow_t", supplier="CN",
                                                                                       market="CN"))
-    assert ("China: output", "Legal: Australia") not in flows  # other suppliers' goods are not the origin's
+    assert ("China: legal sales and diversion", "Legal: Australia") not in flows  # other suppliers' goods are not the origin's
     assert flows[("Diverted to smugglers", "Held by smugglers at origin (rest)")] == \
         pytest.approx((DIVERT_EXTRA - 1) * departed)
     via_th = total("departed_t", route="us_th")

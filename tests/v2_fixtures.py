@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from plot_fixtures import CHECKPOINTS, METHOD_SHARE, make_scenario, make_timeseries
 
-from plot_fixtures import CHECKPOINTS, METHOD_SHARE, ROUTE_CHECKPOINTS, make_scenario, make_timeseries
 from sim.experiments.compare import comparison_table
 from sim.model.metrics import KEYS, KPI_NAMES
 from sim.outputs.results import jsonable
@@ -116,7 +116,7 @@ def v2_kpis(ts: pd.DataFrame, sc: dict, guard_weeks: float) -> pd.DataFrame:
     """Every registry KPI per replicate, computed from the series where one is defined."""
     rows = []
     for rep, d in ts.groupby("replicate"):
-        def tot(metric, **f):
+        def tot(metric, d=d, **f):
             s = d[d["metric"] == metric]
             for k, v in f.items():
                 s = s[s[k] == v]

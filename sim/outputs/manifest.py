@@ -29,7 +29,7 @@ CHECKOUT = Path(__file__).resolve().parents[2]  # the repository root, when run 
 def _git(*args: str) -> str | None:
     """Output of a git command in the checkout holding this package, or None (no git, no repo)."""
     try:
-        r = subprocess.run(["git", *args], cwd=CHECKOUT, capture_output=True, text=True, timeout=10)
+        r = subprocess.run(["git", *args], cwd=CHECKOUT, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return r.stdout if r.returncode == 0 else None

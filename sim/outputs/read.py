@@ -72,9 +72,9 @@ def check_manifest(path: Path, m) -> dict:
         expect(path, f"scenario.{key}", sc.get(key), dict, optional=True)
     for i, e in enumerate(expect(path, "events", m.get("events"), list, optional=True) or []):
         expect(path, f"events[{i}]", e, dict)
-        d = e.get("date")
+        d = expect(path, f"events[{i}].date", e.get("date"), str)
         try:
-            dt.date.fromisoformat(expect(path, f"events[{i}].date", d, str)[:10])
+            dt.date.fromisoformat(d[:10])
         except ValueError:
             _fail(path, f"events[{i}].date", f"expected a date YYYY-MM-DD (got {d!r})")
     for key in ("replicates", "steps"):

@@ -32,7 +32,6 @@ from sim.outputs.manifest import git_commit, manifest, versions  # noqa: F401 (r
 from sim.outputs.tables import SUMMARY_ROWS, kpi_summary, kpi_table
 
 
-
 def new_run_id() -> str:
     """UTC time plus 6 random hex digits, e.g. 20250301T141502Z-a3f9c1: sortable and unique."""
     return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)

@@ -119,7 +119,8 @@ def main_sentence(row: pd.Series, base_mean: float, base: str, policy: str, name
             text += " (difference of means: the runs used different seeds, so no paired band)"
     if better is not None:
         k, n = better
-        text += f", and does better in {k} of {n} {draws}" if k < n else f", and does better in all {n} {draws}"
+        text += (f", and does better in all {n} {draws}" if k == n else
+                 f", and does better in none of the {n} {draws}" if k == 0 else f", and does better in {k} of {n} {draws}")
     return text + "."
 
 
@@ -256,8 +257,8 @@ def kpi_rows(table: pd.DataFrame, names: list[str], bounds: dict[str, list[Bound
             band = band_text(r["diff_p05"], r["diff_p95"], m.display_scale, sign=True)
             cells.append(d if band == "n/a" else f"{d} ({band})")
         rows.append(cells)
-    notes = ["Cells: mean (5-95 % of replicates); differences are paired replicate by replicate; "
-             "differences of % are in percentage points."]
+    notes = [("Cells: mean (5-95 % of replicates); differences are paired replicate by replicate; "
+              "differences of % are in percentage points.")]
     if priced:
         notes.append("\u2020 a price sat on its cap, floor or guard in this scenario (see caveats).")
     return header, rows, notes

@@ -3,9 +3,9 @@
 Tonnes over the run, mean of replicates (means add up, so every node's inflow equals its
 outflow). From left to right:
 
-    origin output -> legal sales per market (legal_flow_t, supplier = origin; older results:
-                     legal_imports_t) and goods diverted to smugglers (diverted_t; older
-                     results: the smuggled departures)
+    origin        -> legal sales per market, the origin's own included (legal_flow_t, supplier =
+                     origin; older results: legal_imports_t, exports only) and goods diverted
+                     to smugglers (diverted_t; older results: the smuggled departures)
     diverted      -> smuggled departures per corridor, via each hub or direct (departed_t by
                      route), and what smugglers still held at the origin (the rest)
     corridor      -> delivered to each destination (illicit_route_t), and seized or in transit
@@ -60,14 +60,16 @@ def origin_flows(run: Run) -> Sankey:
     """The flows of the origin's goods over the run (see the module docstring)."""
     sk, o = Sankey(), run.origin
     name = run.country_name
-    src = sk.node("origin", 0, f"{name(o)}: output", "origin")
+    v2 = not run.metric("legal_flow_t").empty
+    src = sk.node("origin", 0, f"{name(o)}: legal sales and diversion" if v2 else
+                  f"{name(o)}: legal exports and smuggled goods", "origin")
     routes = run.scenario.get("routes", {})
     departed = run.totals("departed_t", "route") if not run.metric("departed_t").empty else {}
     diverted = float(run.totals("diverted_t", "metric").sum()) if not run.metric("diverted_t").empty \
         else float(sum(dict(departed).values()))
     div = sk.node("diverted", 1, "Diverted to smugglers", "illicit")  # on top: the chain follows it
     sk.link(src, div, diverted)
-    if not run.metric("legal_flow_t").empty:
+    if v2:
         legal = run.totals("legal_flow_t", "market", supplier=o)
     elif not run.metric("legal_imports_t").empty:
         legal = run.totals("legal_imports_t", "market")
@@ -136,7 +138,7 @@ def draw_sankey(ax, sk: Sankey, unit: str = "t", node_w: float = 0.018, gap: flo
         y = 1.0
         for n in col:
             top[n] = y
-            _, label, kind = sk.nodes[n]
+            kind = sk.nodes[n][2]
             ax.add_patch(Rectangle((xs[c], y - height[n]), node_w, height[n], color=KIND_COLOR[kind], zorder=2))
             y -= height[n] + gap
         at = _spread([top[n] - height[n] / 2 for n in col], step, bottom + step / 2, 1.0 - step / 2)

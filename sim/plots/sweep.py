@@ -26,7 +26,18 @@ import pandas as pd
 from sim.model.metrics import KPI_NAMES, kpi
 from sim.plots.effects import fig_tradeoff, tradeoff_points
 from sim.plots.run import check_format
-from sim.plots.style import BOUND_COLOR, GREY, PALETTE, fmt_value, new_figure, save, source_line, style, titles, unit_axis
+from sim.plots.style import (
+    BOUND_COLOR,
+    GREY,
+    PALETTE,
+    fmt_value,
+    new_figure,
+    save,
+    source_line,
+    style,
+    titles,
+    unit_axis,
+)
 
 BOOKKEEPING = {"point", "replicate", "seed", "error", "scenario", "run_id", "run_key", "n_ok", "n_failed"}
 SOBOL_COLUMNS = ["kpi", "param", "S1", "S1_conf", "ST", "ST_conf"]
