@@ -86,7 +86,7 @@ class Core:
             return reference_core(mdl, t, valid, gray_exp, gray_supply, cell_score, legit_n, legit_s, arrivals,
                                   u_choice, u_cp, u_arrest, ready)
         L, p, sm = mdl.layout, mdl.params, mdl.sm
-        N, M, K, R, NCP = len(sm.status), L.M, L.K, L.R, L.NCP
+        N, M, K, R = len(sm.status), L.M, L.K, L.R
         NM = len(METHODS)
         out_k, out_r, out_m = (np.empty(N, np.int64) for _ in range(3))
         out_q, out_unit = np.empty(N), np.empty(N)
@@ -141,7 +141,7 @@ class Core:
 
 def _outputs(L, n_networks: int) -> dict[str, np.ndarray]:
     """Zeroed arrays the kernels fill for one step."""
-    M, K, R, NCP, C, NM = L.M, L.K, L.R, L.NCP, len(L.countries), len(METHODS)
+    M, K, R, NCP, NM = L.M, L.K, L.R, L.NCP, len(METHODS)
     z = np.zeros
     return dict(
         crossing_t=z(NCP), seized_t=z((NCP, NM)), seizures=z((NCP, NM)), cell_seized=z(L.NCELL),

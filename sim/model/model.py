@@ -21,12 +21,26 @@ import numpy as np
 
 from sim.model import kernels as kr
 from sim.model import trade
-from sim.model.agents import (BuyerAgent, CustomsAgent, ExporterAgent, SmugglerAgent, SupplierAgent,
-                              TransitCountryAgent)
+from sim.model.agents import (
+    BuyerAgent,
+    CustomsAgent,
+    ExporterAgent,
+    SmugglerAgent,
+    SupplierAgent,
+    TransitCountryAgent,
+)
 from sim.model.core import Core, Observations, Smugglers
 from sim.model.recorder import Recorder
-from sim.model.world import (BAN, FALSE_CERTIFICATE, LICENSE, OPEN, TRANSIT_ONLY, build_layout, build_params,
-                             controls_at)
+from sim.model.world import (
+    BAN,
+    FALSE_CERTIFICATE,
+    LICENSE,
+    OPEN,
+    TRANSIT_ONLY,
+    build_layout,
+    build_params,
+    controls_at,
+)
 from sim.scenario import parse_key, set_path
 from sim.scenario.schema import METHODS, Scenario
 
@@ -241,7 +255,7 @@ class SmugglingModel(mesa.Model):
         for cls in (CustomsAgent, TransitCountryAgent, SupplierAgent):
             if cls in self.agents_by_type:
                 self.agents_by_type[cls].do("update")
-        N, M, K, S = len(sm.status), L.M, L.K, L.S
+        N, M, K = len(sm.status), L.M, L.K
         E = len(p.compliance_cost)
         # random draws for this step, fixed order and size
         u_choice = rng.random(N)

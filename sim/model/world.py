@@ -391,7 +391,7 @@ def _normal_quantiles(n: int) -> np.ndarray:
 def build_params(s: Scenario, L: Layout) -> Params:
     wk = s.days_per_step / 7.0            # weeks per step
     yr = s.days_per_step / 365.25         # years per step
-    K, M, S, C = L.K, L.M, L.S, len(L.countries)
+    K, M, S = L.K, L.M, L.S
     mk = [[s.markets[c][k] for k in L.commodities] for c in L.markets]
 
     def grid(attr: str) -> np.ndarray:

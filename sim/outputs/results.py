@@ -2,8 +2,10 @@
 
     results/<scenario-name>/<run-id>/
         manifest.json        what was run: resolved scenario, seeds, versions, times, command
-        timeseries.parquet   every replicate, long format, in replicate order (row groups)
-        kpis.csv             one row per replicate, then rows mean, p05, p95
+        timeseries.parquet   every replicate, long format, in replicate order (row groups); run_id and
+                             scenario as columns, unused key columns null
+        kpis.csv             one row per replicate: replicate, then one numeric column per KPI
+        kpi_summary.csv      one row per KPI: kpi, unit, mean, p05, p95 (stored units, e.g. shares 0-1)
         kpis.json            {"per_replicate": [...], "summary": {kpi: {mean, p05, p95}}}
         charts/              charts (sim.plots)
 
@@ -233,7 +235,7 @@ class RunWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        frame = pd.concat(self._batch, ignore_index=True)
+        frame = tidy_timeseries(pd.concat(self._batch, ignore_index=True), self.run_id, self.scenario.name)
         self._batch, self._batch_rows = [], 0
         try:
             with writing(self.shown("timeseries.parquet")):
@@ -273,16 +275,18 @@ class RunWriter:
         self._close_parquet()
         if self.error is not None:
             raise self.error
-        from sim.outputs.tables import SUMMARY_ROWS
+        from sim.outputs.tables import SUMMARY_ROWS, kpi_summary
 
         p = self.path
         doc = {"run_id": self.run_id, **manifest(self.scenario, self.done, argv, started, ended, extra_manifest)}
         with writing(self.shown("manifest.json")):
             (p / "manifest.json").write_text(json_text(doc), encoding="utf-8")
         table = self.kpi_table()
+        per = table[~table["replicate"].isin(SUMMARY_ROWS)].astype({"replicate": "int64"})
         with writing(self.shown("kpis.csv")):
-            table.to_csv(p / "kpis.csv", index=False)
-        per = table[~table["replicate"].isin(SUMMARY_ROWS)]
+            per.to_csv(p / "kpis.csv", index=False)
+        with writing(self.shown("kpi_summary.csv")):
+            kpi_summary(table).to_csv(p / "kpi_summary.csv", index=False)
         stats = table.set_index(table["replicate"].astype(str)).loc[list(SUMMARY_ROWS)].drop(columns="replicate")
         with writing(self.shown("kpis.json")):
             (p / "kpis.json").write_text(json_text({
@@ -294,6 +298,21 @@ class RunWriter:
         ctx, self._ctx = self._ctx, None
         ctx.__exit__(None, None, None)
         return self.parent / self.run_id
+
+
+def tidy_timeseries(ts, run_id: str, scenario_name: str):
+    """The time series as stored: unused key columns null (not ""), run id and scenario as columns."""
+    import pandas as pd
+
+    from sim.model.metrics import KEYS
+
+    ts = ts.copy()
+    for k in KEYS:
+        col = ts[k].astype("string") if k in ts else pd.Series(pd.NA, index=ts.index, dtype="string")
+        ts[k] = col.mask(col == "")
+    ts.insert(0, "scenario", pd.Series(scenario_name, index=ts.index, dtype="string"))
+    ts.insert(0, "run_id", pd.Series(run_id, index=ts.index, dtype="string"))
+    return ts
 
 
 def write_run(scenario, results, out_root, argv, started, ended, extra_manifest=None,
