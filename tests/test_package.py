@@ -35,12 +35,9 @@ def shipped_name() -> str:
 def fake_model(monkeypatch):
     """sim run/rerun on tests/fake_model.fake_run: fast, and its KPIs depend on the seed, the
     replicate and the scenario's keys, so a rerun that lost any of them would differ."""
-    import sim.experiments
-    real = sim.experiments.run_replicates
+    import sim.experiments.execution as execution
 
-    def run_replicates(scenario, replicates, workers=None, scheduler=None, progress=True, **kw):
-        return real(scenario, replicates, workers=1, progress=False, run_fn=fake_run)
-    monkeypatch.setattr(sim.experiments, "run_replicates", run_replicates)
+    monkeypatch.setattr(execution, "MODEL", fake_run)
 
 
 def test_shipped_scenarios_are_found_by_name_anywhere(tmp_path, monkeypatch, capsys):
