@@ -78,7 +78,7 @@ def _slug(key: str) -> str:
 
 def _widget(lv):
     """The input for one lever: its value is the lever's current value (None when empty)."""
-    common = dict(name=lv.label, description=lv.help or None, css_classes=["lever", "lever-" + _slug(lv.key)],
+    common = dict(label=lv.label, description=lv.help or None, css_classes=["lever", "lever-" + _slug(lv.key)],
                   sizing_mode="stretch_width", stylesheets=[LEVER_CSS])
     if lv.kind == "choice":
         return pn.widgets.Select(options=list(lv.options), value=lv.value, **common)
@@ -108,17 +108,17 @@ class Dashboard:
         if cfg.scenario.resolve() not in folder:
             self.choices[cfg.scenario.stem] = cfg.scenario
         first = folder.get(cfg.scenario.resolve(), cfg.scenario.stem)
-        self.pick = pn.widgets.Select(name="Scenario", options=sorted(self.choices), value=first,
+        self.pick = pn.widgets.Select(label="Scenario", options=sorted(self.choices), value=first,
                                       sizing_mode="stretch_width", css_classes=["pick"])
-        self.file = pn.widgets.TextInput(name="…or a scenario file (press Enter)", placeholder="path/to/scenario.toml",
+        self.file = pn.widgets.TextInput(label="…or a scenario file (press Enter)", placeholder="path/to/scenario.toml",
                                          sizing_mode="stretch_width", visible=cfg.any_file, css_classes=["file"])
-        self.replicates = pn.widgets.IntInput(name="Replicates (per scenario)", value=cfg.replicates, step=1,
+        self.replicates = pn.widgets.IntInput(label="Replicates (per scenario)", value=cfg.replicates, step=1,
                                               sizing_mode="stretch_width", css_classes=["lever", "lever-replicates"])
-        self.posterior = pn.widgets.Checkbox(name="Draw parameters from the posterior ensemble", visible=False,
+        self.posterior = pn.widgets.Checkbox(label="Draw parameters from the posterior ensemble", visible=False,
                                              css_classes=["posterior"])
-        self.run = pn.widgets.Button(name="Run", button_type="primary", sizing_mode="stretch_width",
+        self.run = pn.widgets.Button(label="Run", color="primary", sizing_mode="stretch_width",
                                      css_classes=["run"])
-        self.reset = pn.widgets.Button(name="Reset levers", button_type="light", sizing_mode="stretch_width")
+        self.reset = pn.widgets.Button(label="Reset levers", color="light", sizing_mode="stretch_width")
         self.bar = pn.indicators.Progress(value=0, max=100, visible=False, sizing_mode="stretch_width",
                                           bar_color="primary", css_classes=["progress"])
         self.status = pn.pane.HTML("", css_classes=["status"], sizing_mode="stretch_width")
@@ -133,9 +133,9 @@ class Dashboard:
         self.bounds = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width",
                                     css_classes=["bounds"])
         self.charts = pn.Tabs(sizing_mode="stretch_width", dynamic=False)
-        self.save_name = pn.widgets.TextInput(name="Save as scenario", placeholder="name", width=260,
+        self.save_name = pn.widgets.TextInput(label="Save as scenario", placeholder="name", width=260,
                                               css_classes=["save-name"])
-        self.save = pn.widgets.Button(name="Save", button_type="success", disabled=True, css_classes=["save"],
+        self.save = pn.widgets.Button(label="Save", color="success", disabled=True, css_classes=["save"],
                                       align="end")
         self.saved = pn.pane.HTML("", css_classes=["saved"], sizing_mode="stretch_width", stylesheets=[CSS])
         self.downloads = pn.Row()
@@ -326,10 +326,10 @@ class Dashboard:
         self.downloads.objects = [
             pn.widgets.FileDownload(callback=self._safe_file(lambda f=f: write_brief(outcome, f)),
                                     filename=f"brief-{stem}.{f}", label=f"Download brief ({f.upper()})",
-                                    button_type="primary", css_classes=["brief-" + f], align="end")
+                                    color="primary", css_classes=["brief-" + f], align="end")
             for f in brief_formats()] + [
             pn.widgets.FileDownload(file=str(outcome.compare_dir / "comparison.csv"), filename=f"kpis-{stem}.csv",
-                                    label="Download KPI table (CSV)", button_type="light", align="end")]
+                                    label="Download KPI table (CSV)", color="light", align="end")]
 
     def _safe_file(self, fn):
         def call():
