@@ -232,7 +232,7 @@ def test_a_new_run_cancels_the_old_one_and_the_page_shows_the_new(tiny, tmp_path
     d.replicates.value = 2
     d.on_run()
     assert first.wait(5) and first.state == "cancelled"
-    assert "Previous run cancelled" in d.status.object
+    assert "the previous run was cancelled" in d.status.object
     assert d.job.wait(30) and d.job.state == "done"
     d.poll()
     rows = d.table.object

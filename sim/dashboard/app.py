@@ -102,6 +102,7 @@ class Dashboard:
         self.job: Job | None = None
         self.outcome = None  # the comparison on the page
         self.shown = ""      # "done" once the page shows all of self.job's outcome
+        self.note = ""       # added to the status line, e.g. that a run replaced another
         self.path, self.base, self.levers, self.widgets = cfg.scenario, None, [], {}
         folder = {p.resolve(): n for n, p, _ in list_scenarios(cfg.folder)}
         self.choices = {n: p for p, n in folder.items()}
@@ -120,7 +121,7 @@ class Dashboard:
                                      css_classes=["run"])
         self.reset = pn.widgets.Button(label="Reset levers", color="light", sizing_mode="stretch_width")
         self.bar = pn.indicators.Progress(value=0, max=100, visible=False, sizing_mode="stretch_width",
-                                          bar_color="primary", css_classes=["progress"])
+                                          bar_color="primary", css_classes=["run-progress"])
         self.status = pn.pane.HTML("", css_classes=["status"], sizing_mode="stretch_width")
         self.problems = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["problems"],
                                       sizing_mode="stretch_width")
@@ -261,7 +262,8 @@ class Dashboard:
         self.job = Job(Request(self.path, ch, n, post), self.workdir, self.cfg.run_fn, finish=views.prepare).start()
         self.shown = "running"
         self.bar.value, self.bar.visible = 0, True
-        self.status.object = "Previous run cancelled; starting…" if replaced else "Starting…"
+        self.note = " (the previous run was cancelled)" if replaced else ""
+        self.status.object = "Starting…" + self.note
 
     def poll(self) -> None:
         """Periodic: progress and results of the current job onto the page (on the event loop)."""
@@ -275,7 +277,7 @@ class Dashboard:
             "running": f"Running the model: {job.done} of {total} runs" if job.done else "Loading the model…",
             "drawing": "Drawing the charts…", "cancelled": "Cancelled.", "failed": "The run failed.",
             "done": f"Done: {job.request.replicates} replicates of each scenario, "
-                    f"{job.outcome.seconds if job.outcome else 0:.1f} s of model runs."}[job.state]
+                    f"{job.outcome.seconds if job.outcome else 0:.1f} s of model runs."}[job.state] + self.note
         o = job.outcome
         if o is not None and "table" in o.views and self.outcome is not o:
             self.show_tables(o)
@@ -312,6 +314,15 @@ class Dashboard:
         wait = [pn.pane.HTML("<p>Drawing the chart…</p>", name=t) for t in views.CHARTS]
         self.charts.objects, self.charts.active = [self.table, *wait], 0
         self.saved.object = ""
+        self.save.disabled = False
+        stem = re.sub(r"[^A-Za-z0-9_-]+", "_", outcome.changed.name)
+        self.downloads.objects = [
+            pn.widgets.FileDownload(callback=self._safe_file(lambda f=f: _brief(outcome, f)),
+                                    filename=f"brief-{stem}.{f}", label=f"Download brief ({f.upper()})",
+                                    color="primary", css_classes=["brief-" + f], align="end")
+            for f in brief_formats()] + [
+            pn.widgets.FileDownload(file=str(outcome.compare_dir / "comparison.csv"), filename=f"kpis-{stem}.csv",
+                                    label="Download KPI table (CSV)", color="light", align="end")]
 
     def show_charts(self, outcome) -> None:
         tabs = []
@@ -321,15 +332,6 @@ class Dashboard:
         active = self.charts.active
         self.charts.objects = [self.table, *tabs]
         self.charts.active = active
-        self.save.disabled = False
-        stem = re.sub(r"[^A-Za-z0-9_-]+", "_", outcome.changed.name)
-        self.downloads.objects = [
-            pn.widgets.FileDownload(callback=self._safe_file(lambda f=f: write_brief(outcome, f)),
-                                    filename=f"brief-{stem}.{f}", label=f"Download brief ({f.upper()})",
-                                    color="primary", css_classes=["brief-" + f], align="end")
-            for f in brief_formats()] + [
-            pn.widgets.FileDownload(file=str(outcome.compare_dir / "comparison.csv"), filename=f"kpis-{stem}.csv",
-                                    label="Download KPI table (CSV)", color="light", align="end")]
 
     def _safe_file(self, fn):
         def call():
@@ -369,6 +371,11 @@ class Dashboard:
         return tpl
 
 
+def _brief(outcome, fmt: str) -> Path:
+    with views.DRAWING:  # pyplot is not thread-safe: wait for charts being drawn for another run
+        return write_brief(outcome, fmt)
+
+
 def _short(v) -> str:
     """A lever value for the list of changes: 20, 0.5, xray + ai_image, no cap, 2025-05-12."""
     if v is None or v == float("inf"):
@@ -391,7 +398,7 @@ def _header(s, path: Path, steps: int | None) -> str:
     end = s.date_of(n - 1)
     q = f"<p class='question'>{_html(s.question)}</p>" if s.question else ""
     return (f"<h2>{_html(s.name)}</h2><p class='desc'>{_html(s.description)}</p>{q}"
-            f"<p class='meta'>{_html(str(path))} · {s.start_date:%d %b %Y} to {end:%d %b %Y} "
+            f"<p class='meta'>{_html(path.parent.name + '/' + path.name)} · {s.start_date:%d %b %Y} to {end:%d %b %Y} "
             f"({n} steps of {s.days_per_step} days) · master seed {s.seed}</p>")
 
 

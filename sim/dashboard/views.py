@@ -27,7 +27,7 @@ from sim.plots.timeseries import date_span, draw_flows, fan, finish_time_axis, m
 
 BAND = "5–95 %"
 HEADLINE = "illicit_delivered_t"  # the KPI the answer sentence starts with, when the run has it
-_DRAWING = threading.Lock()  # pyplot keeps global state: one figure at a time across sessions
+DRAWING = threading.Lock()  # pyplot keeps global state: one figure at a time across sessions
 
 
 # ---------------------------------------------------------------- KPI table ----------
@@ -211,7 +211,7 @@ def _bounds_of(run: Run) -> list[str]:
                 continue
             weeks = float(per_rep.median()) / run.per_week
             kname = run.scenario.get("commodities", {}).get(k, {}).get("name") or k
-            out.append(f"<b>Price {side}</b>: {run.country_name(m)} {kname} sat at its {side} "
+            out.append(f"<b>Price {side}</b>: the {kname} price in {run.country_name(m)} sat at its {side} "
                        f"({limit:g} x reference) for {weeks:.0f} weeks (median), in {int((per_rep > 0).sum())} "
                        f"of {n} replicates: there the {side}, not the market, set the price")
     guard = run.kpi_band("weeks_at_price_guard")[0]
@@ -337,7 +337,7 @@ def png(fig, dpi: int = 96) -> bytes:
 def charts(outcome: Outcome, runs: dict[str, Run]) -> dict[str, bytes | str]:
     """Title -> PNG bytes, or the error text for a chart that could not be drawn (the others still are)."""
     out: dict[str, bytes | str] = {}
-    with _DRAWING, style():
+    with DRAWING, style():
         for title, build in CHARTS.items():
             try:
                 out[title] = png(build(outcome, runs))
