@@ -359,7 +359,7 @@ class Dashboard:
 
     def page(self):
         tpl = pn.template.BootstrapTemplate(title="Critical-mineral smuggling: policy dashboard",
-                                            sidebar_width=400, header_background="#0b3d6b")
+                                            sidebar_width=400, header_background="#0b3d6b", busy_indicator=None)
         tpl.sidebar.extend([self.pick, self.file, self.replicates, self.posterior, pn.Row(self.run, self.reset),
                             self.bar, self.status, self.problems, self.summary, self.levers_box])
         tpl.main.append(pn.Column(
