@@ -363,9 +363,9 @@ class Dashboard:
         tpl.sidebar.extend([self.pick, self.file, self.replicates, self.posterior, pn.Row(self.run, self.reset),
                             self.bar, self.status, self.problems, self.summary, self.levers_box])
         tpl.main.append(pn.Column(
-            self.header, self.answer, self.bounds, self.charts,
+            self.header, self.answer, self.bounds,
             pn.Row(self.save_name, self.save, self.downloads, sizing_mode="stretch_width"), self.saved,
-            sizing_mode="stretch_width"))
+            self.charts, sizing_mode="stretch_width"))
         pn.state.add_periodic_callback(self._safe(self.poll), period=POLL_MS)
         pn.state.on_session_destroyed(self.close)
         return tpl

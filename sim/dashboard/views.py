@@ -22,7 +22,7 @@ from sim.outputs.tables import fmt_number, kpi_unit
 from sim.plots import fig_kpi_differences, load_run, style
 from sim.plots.io import Run
 from sim.plots.routemap import draw_routemap
-from sim.plots.style import GREY, PALETTE, fmt_value, new_figure, source_line, titles
+from sim.plots.style import GREY, PALETTE, new_figure, source_line, titles
 from sim.plots.timeseries import date_span, draw_flows, fan, finish_time_axis, make_room
 
 BAND = "5–95 %"
@@ -75,11 +75,17 @@ class KpiRow:
             return "neutral" if d in ("up", "down") else d
         return "better" if (d == "up") == (self.better == "higher") else "worse"
 
+    @property
+    def millions(self) -> bool:
+        """Show this KPI in millions (79.1 M rather than 79,089,610): its values reach a million."""
+        vals = [abs(v) * self.scale for v in (*self.base, *self.changed, *self.diff) if math.isfinite(v)]
+        return max(vals, default=0.0) >= 1e6
+
     def fmt(self, v: float, sign: bool = False) -> str:
         if v is None or not math.isfinite(v):
             return "n/a"
         x = v * self.scale
-        text = fmt_value(x) if abs(x) >= 1e6 else fmt_number(x)  # 79.1 M rather than 79,089,610
+        text = (fmt_number(x / 1e6) + " M") if self.millions and x else fmt_number(x)
         return ("+" + text if sign and v > 0 else text.replace("-", "−"))
 
     def band(self, triple, sign: bool = False) -> tuple[str, str]:
@@ -300,9 +306,10 @@ def fig_flows_pair(runs: dict[str, Run]):
 
 
 def fig_routes_pair(runs: dict[str, Run]):
-    """Where the goods went: the schematic route map of each scenario (each with its own scale)."""
-    fig, axes = new_figure(1, 2, size=(14.0, 3.9))
-    for ax, (name, run) in zip(axes[0], runs.items()):
+    """Where the goods went: the schematic route map of each scenario, one above the other (each with
+    its own scale)."""
+    fig, axes = new_figure(2, 1, size=(10.0, 7.4))
+    for ax, (name, run) in zip(axes[:, 0], runs.items()):
         draw_routemap(ax, run, legend=True)
         ax.set_title(name, fontsize=10)
     titles(fig, "Where the goods went: illicit (red) and legal (blue) tonnes over the run",
