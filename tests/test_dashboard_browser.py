@@ -59,18 +59,24 @@ def scenario_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def scenario(scenario_dir) -> Path:
-    """The first shipped scenario with an export control and no events (taken from the folder)."""
-    for name, p, _ in list_scenarios(scenario_dir):
-        s = load_scenario(p)
-        if s.controls and not s.events and name != "template":
-            return p
-    pytest.fail("no shipped scenario with an export control")
+    """A shipped scenario with an export control, preferably without events (taken from the folder)."""
+    found = [(bool(s.events), p) for name, p, _ in list_scenarios(scenario_dir) if name != "template"
+             and (s := load_scenario(p)).controls]
+    if not found:
+        pytest.fail("no shipped scenario with an export control")
+    return min(found)[1]
+
+
+def horizon(path: Path) -> int:
+    """STEPS, or the scenario's own horizon when an event falls after STEPS."""
+    s = load_scenario(path)
+    return STEPS if all(s.event_step(e) < STEPS for e in s.events.values()) and s.steps >= STEPS else s.steps
 
 
 @pytest.fixture(scope="module")
 def server(scenario, scenario_dir):
     proc, url, _ = start_server(scenario_dir.parent, str(scenario), "--replicates", str(REPLICATES),
-                                "--steps", str(STEPS))
+                                "--steps", str(horizon(scenario)))
     yield url
     assert stop(proc) == 0
 

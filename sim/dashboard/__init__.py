@@ -7,9 +7,10 @@ runs go through sim.experiments.compare on common random numbers, charts come fr
     levers.py    discover the levers a scenario exposes; changes -> overrides; save as TOML
     jobs.py      one comparison on a background thread: progress, cancel, results folder
     views.py     what the page shows: KPI table, answer in words, bounds that bound, charts
-    app.py       the Panel page and server (needs the `dashboard` extra)
+    app.py       the Panel page, one per browser tab (needs the `dashboard` extra)
+    server.py    the local server: binding, origins, warm-up, clean stop
     cli.py       `sim dashboard [SCENARIO] [--port N] [--host H]`
 
-Only app.py imports Panel, and nothing outside this package imports it, so the rest of the
+Only app.py and server.py import Panel, and nothing outside this package imports it, so the rest of the
 project works without the extra. See docs/dashboard.md.
 """

@@ -90,15 +90,15 @@ def cmd_dashboard(args) -> int:
     path = resolve_scenario(args.scenario, folder)
     load_scenario(path, [("--steps", f"steps={args.steps}")] if args.steps else [])  # bad input: exit 2 now
     try:
-        from sim.dashboard import app
+        from sim.dashboard import app, server
     except ImportError as e:
         print(f"sim dashboard: needs the dashboard extra ({e}); install it with: pip install -e '.[dashboard]'",
               file=sys.stderr)
         return 2
-    cfg = app.Config(scenario=path, folder=folder, workdir=app.default_workdir(), steps=args.steps,
+    cfg = app.Config(scenario=path, folder=folder, workdir=server.default_workdir(), steps=args.steps,
                      replicates=args.replicates, any_file=not args.allow_remote)
     try:
-        return app.serve(cfg, args.host, args.port, origins=["*"] if args.allow_remote else None,
+        return server.serve(cfg, args.host, args.port, origins=["*"] if args.allow_remote else None,
                          ready=lambda line: print(line, flush=True))
     except OSError as e:
         print(f"sim dashboard: cannot listen on {args.host}:{args.port}: {e.strerror or e}", file=sys.stderr)
