@@ -170,6 +170,11 @@ def test_saved_scenario_reruns_to_the_dashboard_s_numbers(page, scenario, tmp_pa
     saved = Path(page.locator("code.saved-path").inner_text())
     assert saved == scenario.parent / f"{name}.toml" and saved.is_file()
     assert "extends" in saved.read_text()
+    with page.expect_download() as dl:                        # the brief of what is on the page
+        page.locator(".brief-pdf button").click()
+    brief = tmp_path / "brief.pdf"
+    dl.value.save_as(brief)
+    assert brief.read_bytes().startswith(b"%PDF") and brief.stat().st_size > 10_000
     out = tmp_path / "results"
     r = subprocess.run([sys.executable, "-m", "sim", "run", str(saved), "--workers", "1", "--no-plots",
                         "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
