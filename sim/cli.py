@@ -37,6 +37,7 @@ EXTRA_COMMANDS: list[tuple[str, str, str]] = [
     ("brief", "sim.plots.cli", "write the brief from results: one A4 page (PDF) or slides (PPTX)"),
     ("report", "sim.plots.cli", "write a self-contained HTML report from results"),
     ("validate-facts", "sim.calibration.facts", "check the seed's stylized facts S1-S7 and write the report"),
+    ("dashboard", "sim.dashboard.cli", "open a policy dashboard in the browser (local web page)"),
 ]
 
 RAW = argparse.RawDescriptionHelpFormatter
