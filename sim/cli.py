@@ -26,7 +26,7 @@ import sys
 import threading
 from pathlib import Path
 
-from sim.scenario import ScenarioError, dump_toml, list_scenarios, load_scenario
+from sim.scenario import ScenarioError, cut_horizon, dump_toml, list_scenarios, load_scenario
 from sim.scenario.shipped import default_dir as default_scenario_dir
 
 # (command, module defining register(subparsers), one-line help) -- add yours here.
@@ -162,9 +162,11 @@ def run_and_write(scenario, args, extra: dict | None = None, replicates=None) ->
 def cmd_run(args) -> int:
     from sim.scenario.shipped import find_scenario
 
-    extra = [(f"--{k}", f"{k}={v}") for k, v in
-             (("seed", args.seed), ("steps", args.steps), ("replicates", args.replicates)) if v is not None]
-    scenario = load_scenario(find_scenario(args.file), list(args.overrides) + extra)
+    extra = [(f"--{k}", f"{k}={v}") for k, v in (("seed", args.seed), ("replicates", args.replicates))
+             if v is not None]
+    scenario, note = cut_horizon(load_scenario(find_scenario(args.file), list(args.overrides) + extra), args.steps)
+    if note:
+        print(note, file=sys.stderr)
     return run_and_write(scenario, args)[0]
 
 

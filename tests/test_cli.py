@@ -231,7 +231,7 @@ def test_ctrl_c_writes_nothing_and_exits_130(capsys, tmp_path, monkeypatch, fake
 
 def test_run_with_bad_options_names_the_option(capsys, tmp_path, fake_runner):
     status, _, err = run_cli(capsys, "run", str(DATA / "base.toml"), "--steps", "0", "--out", str(tmp_path))
-    assert status == 2 and err == "--steps: steps: must be >= 1 (got 0)\n"
+    assert status == 2 and err == "--steps: must be >= 1 (got 0)\n"
     status, _, err = run_cli(capsys, "run", str(DATA / "base.toml"), "--steps", "10", "--out", str(tmp_path))
     assert status == 2 and "events.crackdown.date: falls on step 18, outside the horizon 0..9" in err
     assert fake_runner == [] and not (tmp_path / "test_base").exists()

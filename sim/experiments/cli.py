@@ -24,7 +24,7 @@ from sim.experiments.execution import (
     summary_line,
 )
 from sim.experiments.sweep import parse_vary, sweep
-from sim.scenario import ScenarioError, load_scenario
+from sim.scenario import ScenarioError, cut_horizon, load_scenario
 
 RAW = argparse.RawDescriptionHelpFormatter
 
@@ -127,21 +127,29 @@ def register(subparsers) -> None:
 
 
 def _overrides(args) -> list:
-    extra = [(f"--{k}", f"{k}={v}") for k, v in (("seed", args.seed), ("steps", args.steps)) if v is not None]
+    extra = [(f"--{k}", f"{k}={v}") for k, v in (("seed", args.seed),) if v is not None]
     return list(args.overrides) + extra
 
 
-def _load_all(files, overrides) -> list:
-    """Load every file; report the problems of all files at once."""
+def _load_all(files, args) -> list:
+    """Load every file, shortened to --steps; report the problems of all files at once."""
     out, msgs = [], []
     for f in files:
         try:
-            out.append(load_scenario(f, overrides))
+            out.append(_load(f, args))
         except ScenarioError as e:
             msgs += e.messages
     if msgs:
         raise ScenarioError(msgs)
     return out
+
+
+def _load(path, args):
+    """One scenario with --set and --seed applied, shortened to --steps (what that cuts is said)."""
+    scenario, note = cut_horizon(load_scenario(path, _overrides(args)), args.steps)
+    if note:
+        print(note, file=sys.stderr)
+    return scenario
 
 
 def _now() -> dt.datetime:
@@ -201,7 +209,7 @@ def split_failures(results: list, label: str = "") -> tuple[list, dict]:
 def cmd_compare(args) -> int:
     if len(args.files) < 2:
         raise ExperimentError("sim compare: give two or more scenario files (the first is the baseline)")
-    scenarios = common_seed_scenarios(_load_all(args.files, _overrides(args)))
+    scenarios = common_seed_scenarios(_load_all(args.files, args))
     reps = replicate_list(args.replicates if args.replicates is not None else scenarios[0].replicates)
     check_executor(args.workers, args.scheduler)
     from sim.outputs import results as outputs
@@ -235,7 +243,7 @@ def cmd_sweep(args) -> int:
     vary = [parse_vary(v) for v in args.vary]
     if args.resume and not args.out:
         raise ExperimentError("--resume: give --out with the folder of the sweep to continue")
-    scenario = load_scenario(args.file, _overrides(args))
+    scenario = _load(args.file, args)
     from sim.outputs import results as outputs
 
     out = (

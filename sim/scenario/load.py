@@ -481,6 +481,27 @@ def load_scenario(path, overrides=(), root=None) -> Scenario:
     return model
 
 
+def cut_horizon(s: Scenario, steps: int | None, option: str = "--steps") -> tuple[Scenario, str | None]:
+    """The scenario run for only `steps` steps (an option such as --steps shortens a valid file).
+
+    Events and controls dated after the new horizon do not apply and are left out; the note
+    (None when nothing was cut) names the option and what it cut, for the command to print."""
+    if steps is None or steps == s.steps:
+        return s, None
+    if steps < 1:
+        raise ScenarioError([f"{option}: must be >= 1 (got {steps})"])
+    events = {e: v for e, v in s.events.items() if s.event_step(v) < steps}
+    controls = {c: v for c, v in s.controls.items() if s.control_step(v) < steps}
+    cut = s.model_copy(update={"steps": steps, "events": events, "controls": controls,
+                               "headline_event": s.headline_event if s.headline_event in events else ""})
+    gone = [f"{e} ({s.date_of(s.event_step(v))})" for e, v in s.events.items() if e not in events]
+    gone += [f"control {c} ({s.date_of(s.control_step(v))})" for c, v in s.controls.items() if c not in controls]
+    if not gone:
+        return cut, None
+    return cut, (f"{option} {steps}: the run ends on {s.date_of(steps - 1)}; after it, so not applied: "
+                 + ", ".join(gone))
+
+
 def _order(msg: str):
     m = re.match(r"(.*?):(\d+):", msg)
     return (m.group(1), int(m.group(2))) if m else (msg.split(":")[0], 0)
@@ -534,5 +555,5 @@ def list_scenarios(folder) -> list[tuple[str, Path, str]]:
     return out
 
 
-__all__ = ["ScenarioError", "load_scenario", "dump_toml", "list_scenarios", "deep_merge",
+__all__ = ["ScenarioError", "load_scenario", "cut_horizon", "dump_toml", "list_scenarios", "deep_merge",
            "parse_override", "set_path", "key_lines", "parse_key", "explain"]
