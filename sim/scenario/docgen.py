@@ -28,7 +28,8 @@ REGENERATE = "python -m sim.scenario.docgen --write"
 # How the id levels of each keyed table are written in its header.
 PLACEHOLDERS = {"commodities": "<commodity>", "countries": "<country>", "markets": "<country>.<commodity>",
                 "producers": "<producer>", "methods": "<method>", "eff": "<technology>",
-                "customs": "<country>", "routes": "<route>", "controls": "<control>", "events": "<event>"}
+                "customs": "<country>", "routes": "<route>", "controls": "<control>", "events": "<event>",
+                "priors": '"<dotted.key>"'}
 
 # Key-name endings -> unit (checked in order, longest first where they overlap).
 NAME_UNITS = (("days_per_step", "days"), ("_usd_kg", "USD/kg"), ("_usd_per_year", "USD/yr"),
@@ -111,6 +112,23 @@ Check a file with `sim validate FILE`; see every resolved value with `sim show F
   must be valid, and events may change only parameters: not the horizon or dates, and
   never add or remove countries, commodities, routes, producers, markets or customs
   (declare everything in the file and let events change its values).
+- **Priors** say what a scenario assumes about a number it has no data for, with the reason.
+  The key is the dotted scenario key, quoted; the value in the body stays the one a plain
+  `sim run` uses, and `sim calibrate` samples from the prior instead (docs/calibration.md):
+
+  ```toml
+  [priors."exporters.compliance"]
+  kind = "beta"        # uniform, loguniform (uniform in log value), normal (truncated), beta
+  low = 0.3
+  high = 0.95
+  mean = 0.6           # normal and beta only
+  sd = 0.15
+  reason = "diversion was widespread (seed: two insiders, a 27-fold hub surge)"
+  ```
+
+  The key must be a number (or whole number) inside a table, the range must lie within
+  that key's own range, and the scenario must be valid at both ends of it. A number an
+  event sets has a key like `events.joint_operation.set."customs.CN.capacity_per_week"`.
 - **Errors** are reported all at once, one line each: `FILE:LINE: key.path: problem`.
 '''
 

@@ -18,6 +18,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sim.scenario.priors import Prior, check_priors
+
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
 Pos = Annotated[float, Field(gt=0.0)]
@@ -225,6 +227,7 @@ class Scenario(Strict):
     controls: dict[str, Control] = Field(default_factory=dict, description="Control id -> export control.")
     penalties: Penalties = Field(default_factory=Penalties)
     events: dict[str, Event] = Field(default_factory=dict, description="Event id -> event.")
+    priors: dict[str, Prior] = Field(default_factory=dict, description="Dotted scenario key -> prior for calibration (sim/scenario/priors.py).")
 
     @model_validator(mode="before")
     @classmethod
@@ -332,7 +335,7 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         need(s.headline_event in s.events, "headline_event", f"unknown event '{s.headline_event}'")
     if s.restricted_focus:
         need(s.restricted_focus in dests, "restricted_focus", f"'{s.restricted_focus}' is not a destination")
-    return errs
+    return errs + check_priors(s)
 
 
 # What an event may change: parameters, not the shape of the world (agents, routes).

@@ -80,6 +80,9 @@ WORLD: dict = {
                              "from_date": dt.date(2024, 3, 4)}},
     "events": {"crackdown": {"label": "Crackdown at Chinese ports", "date": dt.date(2024, 9, 2),
                              "set": {"customs.CN.capacity_per_week": 900.0, "penalties.arrest_prob": 0.5}}},
+    "priors": {"commodities.sb2o3.elasticity": {
+        "kind": "normal", "low": 0.2, "high": 0.6, "mean": 0.35, "sd": 0.1,
+        "reason": "short-run price elasticity of antimony demand: 0.2-0.6 in the literature (FACTS)"}},
 }
 
 # Optional keys written commented out because their partner is given: key -> partner.
@@ -102,6 +105,7 @@ TABLE_NOTES = {
     "controls": "The origin's export controls; optional (none means open trade).",
     "penalties": "What a seizure costs the smuggler.",
     "events": "Parameter changes during the run, applied at the start of their step; optional.",
+    "priors": "Numbers without data, as distributions with their reasons; used by `sim calibrate`; optional.",
 }
 
 HEADER = """\
