@@ -107,25 +107,51 @@ def _strip(tp) -> tuple[object, list]:
             return tp, meta
 
 
-def field_at(model: type[BaseModel], path: tuple[str, ...]) -> tuple[object, list] | None:
-    """(value type, constraints) of the field at `path` below `model`, or None if no such field.
+class FieldAt(typing.NamedTuple):
+    """The schema at a dotted key: value type, constraints (annotated_types objects), and the name
+    and description of the nearest named field on the way (for units)."""
+
+    type: object
+    constraints: list
+    name: str
+    description: str
+
+
+def field_at(model: type[BaseModel], path: tuple[str, ...]) -> FieldAt | None:
+    """The field at `path` below `model`, or None if there is none.
 
     Dict tables accept any id here (whether the id exists is the scenario's business).
     """
-    tp, meta = model, []
+    tp, meta, name, desc = model, [], "", ""
     for part in path:
         tp, _ = _strip(tp)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             if part not in tp.model_fields:
                 return None
             info = tp.model_fields[part]
-            tp, meta = info.annotation, list(info.metadata)
+            tp, meta, name, desc = info.annotation, list(info.metadata), part, info.description or ""
         elif typing.get_origin(tp) is dict:
             tp, meta = typing.get_args(tp)[1], []
         else:
             return None
     tp, more = _strip(tp)
-    return tp, meta + more
+    return FieldAt(tp, meta + more, name, desc)
+
+
+def target_field(model: type[BaseModel], key: str) -> FieldAt | None:
+    """The field a prior key stands for: for `events.<id>.set."<key>"` the field at <key>."""
+    path = parse_key(key)
+    if not path:
+        return None
+    if path[0] == "events" and len(path) == 4 and path[2] == "set":
+        path = parse_key(path[3]) or ()
+    return field_at(model, path) if path else None
+
+
+def prior_value(model: type[BaseModel], key: str, value: float) -> float | int:
+    """A drawn value as the scenario wants it: rounded for whole-number fields."""
+    f = target_field(model, key)
+    return int(round(value)) if f is not None and f.type is int else float(value)
 
 
 def _bounds_problem(prior: Prior, meta: list) -> str | None:
@@ -162,7 +188,7 @@ def _type_problem(scenario, path: tuple[str, ...]) -> tuple[list, str | None]:
     found = field_at(type(scenario), path)
     if found is None:
         return [], "not a scenario key"
-    tp, meta = found
+    tp, meta = found.type, found.constraints
     if tp is bool or tp not in (int, float):
         what = "a table" if isinstance(tp, type) and issubclass(tp, BaseModel) else getattr(tp, "__name__", str(tp))
         return meta, f"not a number (it holds {what})"
@@ -197,13 +223,13 @@ def check_priors(scenario) -> list[tuple[str, str]]:
             meta, problem = _type_problem(scenario, target)
             problem = problem or _bounds_problem(prior, meta)
         if problem is None:
-            problem = _apply_problem(scenario, path, prior)
+            problem = _apply_problem(scenario, key, prior)
         if problem:
             errs.append((where, problem))
     return errs
 
 
-def _apply_problem(scenario, path: tuple[str, ...], prior: Prior) -> str | None:
+def _apply_problem(scenario, key: str, prior: Prior) -> str | None:
     """Set the key to low and to high in a copy (without priors); the first problem, or None."""
     from pydantic import ValidationError
 
@@ -213,10 +239,9 @@ def _apply_problem(scenario, path: tuple[str, ...], prior: Prior) -> str | None:
     for value in (prior.low, prior.high):
         data = scenario.model_dump(mode="python")
         data["priors"] = {}
-        if found := field_at(type(scenario), path):
-            value = round(value) if found[0] is int else value
+        value = prior_value(type(scenario), key, value)
         try:
-            set_path(data, path, value)
+            set_path(data, parse_key(key), value)
             s = type(scenario).model_validate(data)
         except ValueError as e:  # includes pydantic's ValidationError
             err = e.errors()[0] if isinstance(e, ValidationError) else None
