@@ -88,16 +88,18 @@ def cmd_list(args) -> int:
 def cmd_run(args) -> int:
     from sim.experiments import run_replicates
     from sim.experiments.cli import run_charts, split_failures, summary_line
+    from sim.experiments.posterior import posterior_hook
     from sim.outputs import results as outputs
     from sim.outputs.tables import format_summary, kpi_table
 
     extra = [(f"--{k}", f"{k}={v}") for k, v in
              (("seed", args.seed), ("steps", args.steps), ("replicates", args.replicates)) if v is not None]
     scenario = load_scenario(args.file, list(args.overrides) + extra)
+    post = posterior_hook(args, [scenario])
     started = dt.datetime.now(dt.timezone.utc)
     try:
         results = run_replicates(scenario, scenario.replicates, workers=args.workers,
-                                 scheduler=args.scheduler, progress=True)
+                                 scheduler=args.scheduler, progress=True, run_fn=post.run_fn)
         ended = dt.datetime.now(dt.timezone.utc)
         results, failures = split_failures(results)  # prints one line per failed replicate
         failed = failures.get("failed_replicates", [])
@@ -106,12 +108,13 @@ def cmd_run(args) -> int:
             print(summary_line(len(failed), len(failed), wall, None), file=sys.stderr)
             return 1
         run_dir = outputs.write_run(scenario, results, args.out, ["sim", *args.argv], started, ended,
-                                    extra_manifest=failures or None,
+                                    extra_manifest={**failures, **post.manifest(scenario.seed, scenario.replicates)} or None,
                                     before_commit=run_charts(args.format, args.no_plots))
     except KeyboardInterrupt:
         print("interrupted; no results written", file=sys.stderr)
         return 130
     print(format_summary(kpi_table(results)))
+    post.say()
     print(f"\nresults: {run_dir}")
     print(summary_line(len(results) + len(failed), len(failed), (ended - started).total_seconds(), run_dir))
     return 1 if failed else 0
@@ -158,6 +161,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                    help="run on Dask: tcp://HOST:PORT, or local-dask for a local cluster ('dist' extra)")
     p.add_argument("--no-plots", action="store_true", help="skip the charts")
     p.add_argument("--format", choices=("png", "svg", "pdf"), default="png", help="chart format (default: png)")
+    p.add_argument("--posterior", default=None, metavar="FILE",
+                   help="draw one parameter set per replicate from this posterior ensemble (sim calibrate)")
     p.set_defaults(func=cmd_run)
 
     for name, module, help in EXTRA_COMMANDS:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sim.calibration.targets import Band, Fact, Registry
 from sim.scenario import dump_toml
-from tests.fake_model import tiny_scenario
+from tests.fake_model import fake_run, tiny_scenario
 
 PRIORS = {
     "penalties.arrest_prob": {"kind": "uniform", "low": 0.0, "high": 1.0, "reason": "toy: anything"},
@@ -55,3 +55,33 @@ def write_toy(folder: Path, name: str = "tiny") -> Path:
     path = Path(folder) / f"{name}.toml"
     path.write_text(dump_toml(toy_scenario(name)), encoding="utf-8")
     return path
+
+
+def fails_above_0_8(scenario, replicate, steps=None):
+    """fake_run, but a run with arrest_prob above 0.8 raises (a region of the prior the model cannot run)."""
+    if scenario.penalties.arrest_prob > 0.8:
+        raise ValueError("no run above 0.8")
+    return fake_run(scenario, replicate, steps)
+
+
+def always_fails(scenario, replicate, steps=None):
+    raise ValueError("the model is broken")
+
+
+CALLS = {"n": 0, "stop_at": -1}
+
+
+def interrupting_run(scenario, replicate, steps=None):
+    """fake_run that raises KeyboardInterrupt (as Ctrl-C would) on call number CALLS["stop_at"] + 1 of
+    this process (a module-level counter: the model function is pickled afresh for each generation)."""
+    if CALLS["n"] == CALLS["stop_at"]:
+        CALLS["stop_at"] = -1
+        raise KeyboardInterrupt
+    CALLS["n"] += 1
+    return fake_run(scenario, replicate, steps)
+
+
+def interrupt_after(k: int):
+    """Arm interrupting_run to raise on the call after the next k calls; returns it."""
+    CALLS.update(n=0, stop_at=k)
+    return interrupting_run

@@ -17,6 +17,7 @@ from sim.experiments.compare import (
     write_compare,
 )
 from sim.experiments.execution import ExperimentError, RunFailure, Timer, replicate_list, summary_line
+from sim.experiments.posterior import add_posterior_arg, posterior_hook
 from sim.experiments.sweep import parse_vary, sweep
 from sim.scenario import ScenarioError, load_scenario
 
@@ -73,6 +74,7 @@ def _common_args(p: argparse.ArgumentParser) -> None:
         help="override a scenario key (repeatable; applies to every scenario)",
     )
     add_executor_args(p)
+    add_posterior_arg(p)
     p.add_argument("--no-plots", action="store_true", help="skip the charts")
     p.add_argument(
         "--format", choices=("png", "svg", "pdf"), default="png", help="chart format (default: png)"
@@ -164,8 +166,9 @@ def cmd_compare(args) -> int:
         raise ExperimentError("sim compare: give two or more scenario files (the first is the baseline)")
     scenarios = common_seed_scenarios(_load_all(args.files, _overrides(args)))
     reps = replicate_list(args.replicates if args.replicates is not None else scenarios[0].replicates)
+    post = posterior_hook(args, scenarios)
     timer, started = Timer(), _now()
-    table, results = compare(scenarios, reps, args.workers, args.scheduler, progress=True)
+    table, results = compare(scenarios, reps, args.workers, args.scheduler, post.run_fn, progress=True)
     ended = _now()
     for name, res in results.items():
         split_failures(res, label=f"{name}: ")
@@ -181,9 +184,11 @@ def cmd_compare(args) -> int:
         args.format,
         run_charts=run_charts(args.format, args.no_plots),
         compare_charts=not args.no_plots,
+        extra_manifest=post.manifest(scenarios[0].seed, reps),
     )
     print(format_comparison(table))
     print("\n" + crn_note(scenarios, reps))
+    post.say()
     print(summary_line(len(scenarios) * len(reps), n_failed, timer.seconds, out))
     return 1 if n_failed else 0
 
@@ -201,6 +206,8 @@ def cmd_sweep(args) -> int:
         else (Path("results") / outputs.folder_name(scenario.name) / f"sweep-{outputs.new_run_id()}")
     )
     reps = args.replicates if args.replicates is not None else scenario.replicates
+    post = posterior_hook(args, [scenario], [v.key for v in vary])
+    post.check_sweep_folder(out, args.resume)
     timer, started = Timer(), _now()
     try:
         df = sweep(
@@ -212,6 +219,7 @@ def cmd_sweep(args) -> int:
             resume=args.resume,
             workers=args.workers,
             scheduler=args.scheduler,
+            run_fn=post.run_fn,
             progress=True,
         )
     except KeyboardInterrupt:
@@ -238,6 +246,7 @@ def cmd_sweep(args) -> int:
         "versions": outputs.versions(),
         "git_commit": outputs.git_commit(),
         "scenario": scenario.model_dump(mode="json"),
+        **post.manifest(scenario.seed, replicate_list(reps)),
     }
     tmp = out / ".sweep.json.tmp"
     tmp.write_text(json.dumps(outputs.jsonable(manifest), indent=2) + "\n", encoding="utf-8")
