@@ -109,12 +109,20 @@ def test_posterior_concentrates_where_the_toy_fact_puts_it(tmp_path):
 
 
 def test_same_seed_same_history_for_any_number_of_workers(tmp_path):
-    _, one = run(tmp_path / "one.sqlite", generations=2, particles=12)
-    _, two = run(tmp_path / "two.sqlite", generations=2, particles=12, workers=2)
+    _, one = run(tmp_path / "one.sqlite", generations=2, particles=8)
+    _, two = run(tmp_path / "two.sqlite", generations=2, particles=8, workers=2)
     pd.testing.assert_frame_equal(one.posterior, two.posterior)
     assert list(one.generations["simulated"]) == list(two.generations["simulated"])
-    _, other = run(tmp_path / "other.sqlite", generations=2, particles=12, seed=99)
+    _, other = run(tmp_path / "other.sqlite", generations=2, particles=8, seed=99)
     assert not one.posterior.equals(other.posterior)
+
+
+@pytest.mark.slow
+def test_same_history_on_a_local_dask_cluster(tmp_path):
+    pytest.importorskip("distributed")
+    _, one = run(tmp_path / "one.sqlite", generations=2, particles=12)
+    _, dask = run(tmp_path / "dask.sqlite", generations=2, particles=12, workers=2, scheduler="local-dask")
+    pd.testing.assert_frame_equal(one.posterior, dask.posterior)
 
 
 def test_resume_after_an_interruption_continues_the_same_history(tmp_path):

@@ -25,13 +25,14 @@ import logging
 import math
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from sim.calibration.targets import Fact, FactError, Registry, Run, default_registry
-from sim.experiments.execution import ExperimentError
+from sim.experiments.execution import ExperimentError, check_executor
 from sim.experiments.params import apply_params
 from sim.scenario.priors import Prior, merge_priors, prior_value
 
@@ -270,6 +271,7 @@ def calibrate(scenarios: Sequence, budget: int, db: Path, *, generations: int = 
 
     if budget < 1 or particles < 2 or generations < 1 or not 0 < alpha < 1:
         raise ExperimentError("calibrate: need --budget >= 1, --particles >= 2, --generations >= 1, 0 < alpha < 1")
+    check_executor(workers, scheduler)
     priors, targets = prepare(scenarios, facts, registry)
     seed = int(scenarios[0].seed if seed is None else seed)
     spec = settings(scenarios, targets, priors, particles, seed, steps, alpha)
@@ -277,8 +279,6 @@ def calibrate(scenarios: Sequence, budget: int, db: Path, *, generations: int = 
     say = log or (lambda text: tqdm.write(text, file=sys.stderr))
 
     failures, last = [0], [""]
-    bar = tqdm(total=budget, desc="calibrate", unit="sim", disable=None if progress else True,
-               dynamic_ncols=True, file=sys.stderr)
 
     def on_result(particle) -> None:
         err = particle.sum_stat.get(ERROR) if isinstance(particle.sum_stat, dict) else None
@@ -289,14 +289,15 @@ def calibrate(scenarios: Sequence, budget: int, db: Path, *, generations: int = 
                 raise ExperimentError(f"calibrate: the first {failures[0]} runs all failed; the last: {err}")
         bar.update(1)
 
-    sampler = OrderedSampler(seed, workers, scheduler, on_result)
     model = FactModel(scenarios, targets, priors, run_fn, steps)
     prior, distance = pyabc_prior(priors), band_distance_class()(targets)
     observed = {f.id: f.band.target for f in targets}
     history = pyabc.History(db_url(db)) if done else None
-    bar.update(history.total_nr_simulations if history else 0)
-    stopped = ""
+    bar = tqdm(total=budget, initial=history.total_nr_simulations if history else 0, desc="calibrate",
+               unit="sim", disable=None if progress else True, dynamic_ncols=True, file=sys.stderr)
+    stopped, cluster = "", ExitStack()
     try:
+        sampler = OrderedSampler(seed, workers, cluster.enter_context(one_cluster(scheduler, workers)), on_result)
         while not stopped:
             used = history.total_nr_simulations if history else 0
             remaining = budget - used
@@ -321,8 +322,26 @@ def calibrate(scenarios: Sequence, budget: int, db: Path, *, generations: int = 
             say(generation_line(history, done - 1))
     finally:
         bar.close()
+        cluster.close()
     return RunStats(priors, targets, sampler.evaluations, sampler.evaluations * len(scenarios), sampler.seconds, stopped,
                     failures[0], last[0])
+
+
+@contextmanager
+def one_cluster(scheduler: str | None, workers: int | None):
+    """The scheduler to give each generation: for "local-dask", one local cluster started here for
+    the whole calibration (execute would start one per generation), else `scheduler` as given."""
+    if scheduler != "local-dask":
+        yield scheduler
+        return
+    import distributed
+
+    w = check_executor(workers, scheduler)
+    cluster = distributed.LocalCluster(n_workers=w, threads_per_worker=1, processes=True, dashboard_address=":0")
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
 
 
 def generation_line(history, t: int) -> str:
