@@ -108,7 +108,8 @@ def cmd_run(args) -> int:
             print(summary_line(len(failed), len(failed), wall, None), file=sys.stderr)
             return 1
         run_dir = outputs.write_run(scenario, results, args.out, ["sim", *args.argv], started, ended,
-                                    extra_manifest={**failures, **post.manifest(scenario.seed, scenario.replicates)} or None,
+                                    extra_manifest={**failures, **post.manifest(scenario.seed, scenario.replicates)}
+                                    or None,
                                     before_commit=run_charts(args.format, args.no_plots))
     except KeyboardInterrupt:
         print("interrupted; no results written", file=sys.stderr)

@@ -71,7 +71,8 @@ def scipy_dist(prior: Prior, log_space: bool = False):
     if prior.kind == "uniform":
         return stats.uniform(lo, hi - lo)
     if prior.kind == "normal":
-        return stats.truncnorm((lo - prior.mean) / prior.sd, (hi - prior.mean) / prior.sd, loc=prior.mean, scale=prior.sd)
+        m, sd = prior.mean, prior.sd
+        return stats.truncnorm((lo - m) / sd, (hi - m) / sd, loc=m, scale=sd)
     a, b = prior.beta_shape()
     return stats.beta(a, b, loc=lo, scale=hi - lo)
 
@@ -199,7 +200,8 @@ def open_history(db: Path, spec: dict, resume: bool) -> int:
         raise ExperimentError(f"--resume: {db} is not a history written by sim calibrate")
     if old != spec:
         raise ExperimentError(f"--resume: this calibration differs from the one in {db} ({_diff(old, spec)}); "
-                              "rerun with the same scenarios, priors, facts, --particles and --seed, or use a new --out")
+                              "rerun with the same scenarios, priors, facts, --particles and --seed, "
+                              "or use a new --out")
     if done == 0:
         db.unlink()  # interrupted before its first generation: nothing to keep
     return done
@@ -229,6 +231,9 @@ class RunStats:
 def prepare(scenarios: Sequence, facts: Sequence[str] | None = None,
             registry: Registry | None = None) -> tuple[dict[str, Prior], list[Fact]]:
     """The scenarios' priors (merged, each checked in every scenario) and the calibration targets."""
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        raise ExperimentError(f"calibrate: scenario names must differ (got {', '.join(names)})")
     priors, problems = merge_priors(scenarios)
     if problems:
         raise ExperimentError(problems[0])
@@ -304,12 +309,14 @@ def calibrate(scenarios: Sequence, budget: int, db: Path, *, generations: int = 
             if done >= generations:
                 stopped = f"{generations} generations done"
             elif remaining < particles:
-                stopped = f"budget of {budget} parameter sets used ({used})"
+                stopped = (f"budget: {used} of {budget} parameter sets used, too few left for a generation "
+                           f"of {particles}")
             if stopped:
                 break
             eps = pyabc.QuantileEpsilon(initial_epsilon=FIRST_EPS if done == 0 else "from_sample", alpha=alpha)
             abc = pyabc.ABCSMC(model, prior, distance, population_size=particles, eps=eps, sampler=sampler)
             if history is None:
+                Path(db).parent.mkdir(parents=True, exist_ok=True)
                 history = abc.new(db_url(db), observed, meta_info={"sim": json.dumps(spec)})
             else:
                 abc.load(db_url(db), history.id)
@@ -323,8 +330,8 @@ def calibrate(scenarios: Sequence, budget: int, db: Path, *, generations: int = 
     finally:
         bar.close()
         cluster.close()
-    return RunStats(priors, targets, sampler.evaluations, sampler.evaluations * len(scenarios), sampler.seconds, stopped,
-                    failures[0], last[0])
+    n = sampler.evaluations
+    return RunStats(priors, targets, n, n * len(scenarios), sampler.seconds, stopped, failures[0], last[0])
 
 
 @contextmanager

@@ -82,7 +82,8 @@ def read_calibration(db: Path, priors: dict[str, Prior], facts: list[Fact]) -> C
         x = np.array([float(s.get(f.id, math.nan)) for s in stats])
         inside = np.array([f.band.contains(v) for v in x], dtype=float)
         pred.append({"id": f.id, "band": f.band_text(), "mean": float(np.average(x, weights=sw)),
-                     "p05": _wq(x, sw, 0.05), "p95": _wq(x, sw, 0.95), "in_band": float(np.average(inside, weights=sw))})
+                     "p05": _wq(x, sw, 0.05), "p95": _wq(x, sw, 0.95),
+                     "in_band": float(np.average(inside, weights=sw))})
     return Calibration(Path(db), spec, priors, facts, pd.DataFrame(rows), post, pd.DataFrame(pred))
 
 
@@ -115,7 +116,8 @@ def write_posterior(cal: Calibration, path: Path) -> Path:
 
 # ---------------------------------------------------------------- the diagnostics page -------
 def key_unit(key: str) -> str:
-    """The unit of a scenario key, as docs/scenario-format.md gives it ('share' for 0-1 numbers)."""
+    """The unit of a scenario key, as docs/scenario-format.md gives it; else 'share 0-1', 'count' or
+    'dimensionless'."""
     from sim.scenario.docgen import unit
 
     f = target_field(Scenario, key)
@@ -126,7 +128,7 @@ def key_unit(key: str) -> str:
         return u
     lo = [getattr(m, "ge", None) for m in f.constraints]
     hi = [getattr(m, "le", None) for m in f.constraints]
-    return "share 0-1" if 0.0 in lo and 1.0 in hi else ""
+    return "share 0-1" if 0.0 in lo and 1.0 in hi else "count" if f.type is int else "dimensionless"
 
 
 def _g(v: float) -> str:
@@ -138,6 +140,8 @@ def _g(v: float) -> str:
 def marginals_chart(cal: Calibration, path: Path) -> Path:
     """Small multiples: each key's posterior weight per bin (bars) against its prior's (steps);
     equal bins in the key's unit, or in log(value) for loguniform priors."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
     from sim.plots.style import GREY, PALETTE, new_figure, style
 
     keys = list(cal.priors)
@@ -154,8 +158,10 @@ def marginals_chart(cal: Calibration, path: Path) -> Path:
             ax.stairs(np.diff(scipy_dist(p).cdf(edges)), edges, color=GREY, lw=1.5, label="prior")
             if log:
                 ax.set_xscale("log")
-            unit = key_unit(key)
-            ax.set_xlabel(f"{key}" + (f" ({unit})" if unit else ""), fontsize=8)
+                ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+                ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+                ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.set_xlabel(f"{key} ({key_unit(key)})", fontsize=8)
             ax.set_ylabel("share of parameter sets per bin", fontsize=8)
         for ax in list(axes.flat)[len(keys):]:
             ax.set_visible(False)

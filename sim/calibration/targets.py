@@ -198,7 +198,8 @@ class Registry:
         chosen = [f for f in self.by_role("calibration") if set(f.scenarios) <= names]
         if not chosen:
             have = {f.id: f.scenarios for f in self.by_role("calibration")}
-            hint = "; ".join(f"{i} needs {', '.join(s)}" for i, s in have.items()) or "no calibration facts are defined"
+            hint = "; ".join(f"{i} needs {', '.join(s)}" for i, s in have.items())
+            hint = hint or "no calibration facts are defined"
             raise FactError(f"no calibration target is measured on {', '.join(sorted(names))} ({hint})")
         return chosen
 

@@ -67,13 +67,15 @@ class Posterior:
                     try:
                         apply_params(sc, {k: v})
                     except ExperimentError as e:
-                        raise ExperimentError(f"--posterior {self.path}: {k} = {v} cannot be set in {sc.name}: {e}") from None
+                        raise ExperimentError(f"--posterior {self.path}: {k} = {v} cannot be set in "
+                                              f"{sc.name}: {e}") from None
 
     def manifest(self, master_seed: int, replicates: Sequence[int]) -> dict:
         """The manifest entry: file, SHA-256, number of sets, keys, and the set each replicate drew."""
         return {"posterior": {"path": self.path, "sha256": self.sha256, "n_sets": self.n_sets,
                               "keys": list(self.keys), "note": NOTE,
-                              "draws": [{"replicate": int(r), "set": self.draw(master_seed, r)} for r in replicates]}}
+                              "draws": [{"replicate": int(r), "set": self.draw(master_seed, r)}
+                                        for r in replicates]}}
 
     def wrap(self, run_fn: Callable) -> PosteriorRun:
         return PosteriorRun(self, run_fn)

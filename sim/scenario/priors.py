@@ -49,7 +49,8 @@ class Prior(BaseModel):
     low: float = Field(allow_inf_nan=False, description="Lowest value (the field's unit).")
     high: float = Field(allow_inf_nan=False, description="Highest value (the field's unit).")
     mean: float | None = Field(None, allow_inf_nan=False, description="normal and beta: the mean.")
-    sd: float | None = Field(None, gt=0.0, allow_inf_nan=False, description="normal and beta: the standard deviation.")
+    sd: float | None = Field(None, gt=0.0, allow_inf_nan=False,
+                             description="normal and beta: the standard deviation.")
     reason: str = Field(min_length=1, description="Why this range: the evidence or the argument, in words.")
 
     @model_validator(mode="after")
@@ -85,7 +86,9 @@ class Prior(BaseModel):
     def describe(self) -> str:
         """One line for tables: 'uniform 0.2 to 0.8', 'normal 0.5 ± 0.1 on 0.2 to 0.8'."""
         span = f"{self.low:g} to {self.high:g}"
-        return f"{self.kind} {self.mean:g} ± {self.sd:g} on {span}" if self.mean is not None else f"{self.kind} {span}"
+        if self.mean is None:
+            return f"{self.kind} {span}"
+        return f"{self.kind} {self.mean:g} ± {self.sd:g} on {span}"
 
 
 # ---------------------------------------------------------------- the schema at a key ---------
