@@ -51,13 +51,8 @@ def _pyabc():
 
 
 # ---------------------------------------------------------------- priors for pyabc ----------
-def internal(prior: Prior, x):
-    """A value in the unit pyabc samples (log(value) for loguniform priors, else the value)."""
-    return np.log(x) if prior.kind == "loguniform" else x
-
-
 def natural(prior: Prior, theta):
-    """The inverse of `internal`: a value in the scenario key's own unit."""
+    """A value pyabc sampled (log(value) for loguniform priors, else the value) in the key's own unit."""
     return np.exp(theta) if prior.kind == "loguniform" else theta
 
 
@@ -78,7 +73,7 @@ def scipy_dist(prior: Prior, log_space: bool = False):
 
 
 def pyabc_prior(priors: dict[str, Prior]):
-    """pyabc.Distribution over the keys, in pyabc's units (see `internal`)."""
+    """pyabc.Distribution over the keys, in the units pyabc samples (see `natural`)."""
     pyabc = _pyabc()
     rvs = {}
     for key, p in priors.items():
@@ -124,26 +119,6 @@ class FactModel:
             return {**failed, ERROR: f"invalid parameter set: {e}"}
         except Exception as e:  # noqa: BLE001 - a failing run is a rejected particle, counted and shown
             return {**failed, ERROR: f"{type(e).__name__}: {' '.join(str(e).split())}"}
-
-
-def band_distance_class():
-    """BandDistance, defined on first use (pyabc is imported only by `sim calibrate`)."""
-    pyabc = _pyabc()
-
-    class BandDistance(pyabc.Distance):
-        """Largest band cost over the targets: below 1 means every target inside its band."""
-
-        def __init__(self, facts: Sequence[Fact]):
-            super().__init__()
-            self.bands = {f.id: f.band for f in facts}
-
-        def __call__(self, x, x_0=None, t=None, par=None) -> float:
-            return max(b.cost(x.get(i, math.nan)) for i, b in self.bands.items())
-
-        def get_config(self) -> dict:
-            return {"name": "max band cost", "bands": {i: [b.lo, b.hi, b.target] for i, b in self.bands.items()}}
-
-    return BandDistance
 
 
 # ---------------------------------------------------------------- settings and history ------
@@ -272,6 +247,7 @@ def calibrate(scenarios: Sequence, budget: int, db: Path, *, generations: int = 
     pyabc = _pyabc()
     from tqdm.auto import tqdm
 
+    from sim.calibration.distance import BandDistance
     from sim.calibration.sampler import OrderedSampler
 
     if budget < 1 or particles < 2 or generations < 1 or not 0 < alpha < 1:
@@ -295,7 +271,7 @@ def calibrate(scenarios: Sequence, budget: int, db: Path, *, generations: int = 
         bar.update(1)
 
     model = FactModel(scenarios, targets, priors, run_fn, steps)
-    prior, distance = pyabc_prior(priors), band_distance_class()(targets)
+    prior, distance = pyabc_prior(priors), BandDistance(targets)
     observed = {f.id: f.band.target for f in targets}
     history = pyabc.History(db_url(db)) if done else None
     bar = tqdm(total=budget, initial=history.total_nr_simulations if history else 0, desc="calibrate",
