@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sim.calibration.targets import Band, Fact, Registry
 from sim.scenario import dump_toml
-from tests.fake_model import fake_run, tiny_scenario
+from tests.fake_model import fake_run, tiny_scenario  # noqa: F401 (tiny_scenario used by tests)
 
 PRIORS = {
     "penalties.arrest_prob": {"kind": "uniform", "low": 0.0, "high": 1.0, "reason": "toy: anything"},

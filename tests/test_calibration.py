@@ -78,17 +78,19 @@ def test_fact_model_runs_every_scenario_on_one_replicate_and_rejects_invalid_set
     assert math.isnan(bad["T1"]) and "invalid parameter set" in bad[abc_mod.ERROR]
 
 
-def test_a_prior_that_does_not_fit_another_scenario_is_refused():
-    other = cf.toy_scenario("tiny_b").model_copy(update={"priors": {}})
-    with pytest.raises(ExperimentError, match="no priors"):
-        prepare([other], None, cf.registry())
-    sc = cf.toy_scenario()
-    data = sc.model_dump()
-    data["priors"]["customs.TH.capacity_per_week"] = {"kind": "uniform", "low": 1, "high": 9, "reason": "x"}
-    with_th = type(sc).model_validate(data)
-    no_th = other.model_copy(update={"countries": {k: v for k, v in other.countries.items()}})
-    prepare([with_th], None, cf.registry())  # fine alone
-    assert no_th.name == "tiny_b"
+def test_priors_must_exist_and_fit_every_scenario_listed():
+    with pytest.raises(ExperimentError, match="give no priors"):
+        prepare([cf.toy_scenario().model_copy(update={"priors": {}})], None, cf.registry())
+    th = {"countries.TH.cooperation": {"kind": "uniform", "low": 0.1, "high": 0.9, "reason": "x"}}
+    with_th = cf.tiny_scenario("tiny", priors=th)
+    no_th = cf.tiny_scenario("tiny_b", countries={"CN": {"roles": ["origin"]}, "MY": {"roles": ["transit"]},
+                                                  "US": {"roles": ["destination"]}},
+                             routes={"direct": {"destination": "US"}, "via_MY": {"destination": "US", "via": "MY"}})
+    assert list(prepare([with_th], None, cf.registry())[0]) == ["countries.TH.cooperation"]
+    with pytest.raises(ExperimentError, match="priors.countries.TH.cooperation: cannot be set in tiny_b"):
+        prepare([with_th, no_th], None, cf.registry())
+    with pytest.raises(ExperimentError, match="scenario names must differ"):
+        prepare([with_th, with_th], None, cf.registry())
 
 
 # ---------------------------------------------------------------- the calibration ----------
