@@ -93,8 +93,11 @@ def cmd_calibrate(args) -> int:
     print(summary(cal))
     print(f"\nposterior: {paths['posterior']} ({len(cal.posterior)} parameter sets)")
     print(f"diagnostics: {paths['page']}")
-    print(f"{stats.evaluations:,} parameter sets, {stats.model_runs:,} model runs in {stats.seconds:,.1f} s of "
-          f"running: {stats.runs_per_second:.2f} simulations/s (wall time {timer.seconds:,.1f} s)")
+    if stats.model_runs:
+        print(f"{stats.evaluations:,} parameter sets, {stats.model_runs:,} model runs in {stats.seconds:,.1f} s of "
+              f"running: {stats.runs_per_second:.2f} simulations/s (wall time {timer.seconds:,.1f} s)")
+    else:
+        print("no new runs: the history already holds what was asked (raise --budget or --generations)")
     if stats.failures:
         print(f"{stats.failures} runs failed (rejected); the last: {stats.last_failure}", file=sys.stderr)
     return 0
