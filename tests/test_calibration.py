@@ -203,3 +203,5 @@ def test_sim_calibrate_interrupted_then_resumed(toy_cli, capsys, monkeypatch):
     monkeypatch.setattr(sim.model.runner, "run_replicate", fake_run)
     assert cli.main(args + ["--resume"]) == 0
     assert "stopped: 2 generations done" in capsys.readouterr().out
+    assert cli.main(args + ["--resume"]) == 0                     # nothing left: outputs rewritten
+    assert "no new runs" in capsys.readouterr().out
