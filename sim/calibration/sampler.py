@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import hashlib
+import math
 import random
 import time
 from collections.abc import Callable
@@ -86,19 +87,20 @@ class OrderedSampler(Sampler):
 
         blob = cloudpickle.dumps(simulate_one)
         job = Job(f"abc-t{t}", blob, hashlib.sha256(blob).hexdigest(), self.seed, t)
+        limit = _SUBMIT_LIMIT if math.isinf(max_eval) else int(max_eval + 1e-9)  # pyabc passes n / rate
         done: dict[int, object] = {}
         accepted: list[int] = []
         nxt, prefix = 0, 0  # next proposal to submit; first proposal not yet back
 
         def tasks():
             nonlocal nxt
-            while len(accepted) < n and nxt < max_eval:
+            while len(accepted) < n and nxt < limit:
                 yield Task(nxt, job, nxt)
                 nxt += 1
 
         start = time.perf_counter()
         try:
-            runs = execute(tasks(), int(min(max_eval, _SUBMIT_LIMIT)), evaluate, workers=self.workers,
+            runs = execute(tasks(), limit, evaluate, workers=self.workers,
                            scheduler=self.scheduler, progress=False, desc=f"generation {t}")
             with contextlib.closing(runs):
                 for i, particle in runs:
