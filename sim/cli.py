@@ -38,6 +38,7 @@ EXTRA_COMMANDS: list[tuple[str, str, str]] = [
     ("report", "sim.plots.cli", "write a self-contained HTML report from results"),
     ("validate-facts", "sim.calibration.facts", "check the seed's stylized facts S1-S7 and write the report"),
     ("dashboard", "sim.dashboard.cli", "open a policy dashboard in the browser (local web page)"),
+    ("calibrate", "sim.calibration.cli", "estimate the priors against the calibration targets (ABC-SMC)"),
 ]
 
 RAW = argparse.RawDescriptionHelpFormatter
@@ -104,6 +105,7 @@ def run_and_write(scenario, args, extra: dict | None = None, replicates=None) ->
     the size estimate, then the runs."""
     from sim.experiments import execution, iter_replicates
     from sim.experiments.cli import ChartStep, print_failures, summary_line
+    from sim.experiments.posterior import posterior_hook
     from sim.outputs import results as outputs
     from sim.outputs.manifest import executor
     from sim.outputs.tables import format_summary, summary_json
@@ -112,6 +114,7 @@ def run_and_write(scenario, args, extra: dict | None = None, replicates=None) ->
     reps = execution.replicate_list(scenario.replicates if replicates is None else replicates)
     parent = outputs.run_parent(args.out, scenario.name)
     charts = ChartStep(args.format, args.no_plots)
+    post = posterior_hook(args, [scenario])
     if len(reps) * scenario.steps >= PROBE_AT:
         _plan_big_run(scenario, len(reps), parent, charts)
     if not args.scheduler:
@@ -121,7 +124,7 @@ def run_and_write(scenario, args, extra: dict | None = None, replicates=None) ->
     try:
         with outputs.RunWriter(scenario, parent, reps) as writer:
             for rep, outcome in iter_replicates(scenario, reps, workers=args.workers,
-                                                scheduler=args.scheduler, progress=True):
+                                                scheduler=args.scheduler, progress=True, run_fn=post.run_fn):
                 if isinstance(outcome, execution.RunFailure):
                     failures.append(outcome)
                     writer.skip(rep)
@@ -136,7 +139,8 @@ def run_and_write(scenario, args, extra: dict | None = None, replicates=None) ->
             table = writer.kpi_table()
             if not args.json:
                 print(format_summary(table))
-            manifest_extra = {"executor": executor(args.workers, args.scheduler), **(extra or {})}
+            manifest_extra = {"executor": executor(args.workers, args.scheduler),
+                              **post.manifest(scenario.seed, reps), **(extra or {})}
             if failures:
                 manifest_extra["failed_replicates"] = [
                     {"replicate": f.replicate, "error": f.error, "traceback": f.traceback} for f in failures]
@@ -152,6 +156,7 @@ def run_and_write(scenario, args, extra: dict | None = None, replicates=None) ->
                                       wall_time_s=round(wall, 3)), indent=2))
         print(done, file=sys.stderr)
     else:
+        post.say()
         print(f"\nresults: {run_dir}")
         print(done)
     if charts.error:
@@ -274,6 +279,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run on Dask: tcp://HOST:PORT, or local-dask for a local cluster ('dist' extra)")
     _add_output_args(p)
+    p.add_argument("--posterior", default=None, metavar="FILE",
+                   help="draw one parameter set per replicate from this posterior ensemble (sim calibrate); "
+                        "bands then combine parameter uncertainty with noise")
     p.set_defaults(func=cmd_run)
 
     p = _add(sub, "rerun", "run a results folder again from its manifest (same scenario, seeds, replicates) "

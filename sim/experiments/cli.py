@@ -23,6 +23,7 @@ from sim.experiments.execution import (
     replicate_list,
     summary_line,
 )
+from sim.experiments.posterior import add_posterior_arg, posterior_hook
 from sim.experiments.sweep import parse_vary, sweep
 from sim.scenario import ScenarioError, cut_horizon, load_scenario
 
@@ -79,6 +80,7 @@ def _common_args(p: argparse.ArgumentParser) -> None:
         help="override a scenario key (repeatable; applies to every scenario)",
     )
     add_executor_args(p)
+    add_posterior_arg(p)
     p.add_argument("--no-plots", action="store_true", help="skip the charts")
     p.add_argument(
         "--format", choices=("png", "svg", "pdf"), default="png", help="chart format (default: png)"
@@ -215,8 +217,9 @@ def cmd_compare(args) -> int:
     from sim.outputs import results as outputs
 
     outputs.prepare_folder(args.out)  # before any computing
+    post = posterior_hook(args, scenarios)
     timer, started = Timer(), _now()
-    table, results = compare(scenarios, reps, args.workers, args.scheduler, progress=True)
+    table, results = compare(scenarios, reps, args.workers, args.scheduler, post.run_fn, progress=True)
     ended = _now()
     for name, res in results.items():
         split_failures(res, label=f"{name}: ")
@@ -232,9 +235,11 @@ def cmd_compare(args) -> int:
         args.format,
         run_charts=run_charts(args.format, args.no_plots),
         compare_charts=not args.no_plots,
+        extra_manifest=post.manifest(scenarios[0].seed, reps),
     )
     print(format_comparison(table))
     print("\n" + crn_note(scenarios, reps))
+    post.say()
     print(summary_line(len(scenarios) * len(reps), n_failed, timer.seconds, out))
     return 1 if n_failed else 0
 
@@ -252,6 +257,8 @@ def cmd_sweep(args) -> int:
         else (Path("results") / outputs.folder_name(scenario.name) / f"sweep-{outputs.new_run_id()}")
     )
     reps = args.replicates if args.replicates is not None else scenario.replicates
+    post = posterior_hook(args, [scenario], [v.key for v in vary])
+    post.check_sweep_folder(out, args.resume)
     timer, started = Timer(), _now()
     try:
         df = sweep(
@@ -263,6 +270,7 @@ def cmd_sweep(args) -> int:
             resume=args.resume,
             workers=args.workers,
             scheduler=args.scheduler,
+            run_fn=post.run_fn,
             progress=True,
         )
     except KeyboardInterrupt as e:
@@ -278,7 +286,7 @@ def cmd_sweep(args) -> int:
         )
         return interrupt_status(e)
     try:
-        return _finish_sweep(args, scenario, vary, reps, out, df, started, timer)
+        return _finish_sweep(args, scenario, vary, reps, out, df, started, timer, post)
     except KeyboardInterrupt as e:
         from sim.cli import interrupt_status
 
@@ -288,9 +296,10 @@ def cmd_sweep(args) -> int:
         return interrupt_status(e)
 
 
-def _finish_sweep(args, scenario, vary, reps, out: Path, df, started, timer) -> int:
+def _finish_sweep(args, scenario, vary, reps, out: Path, df, started, timer, post) -> int:
     """After the runs: sweep.json, failures, Sobol table, charts and the summary line."""
     from sim.outputs import results as outputs
+    from sim.outputs.manifest import executor
 
     manifest = {
         "kind": "sweep",
@@ -306,6 +315,8 @@ def _finish_sweep(args, scenario, vary, reps, out: Path, df, started, timer) -> 
         "versions": outputs.versions(),
         "git_commit": outputs.git_commit(),
         "scenario": scenario.model_dump(mode="json"),
+        "executor": executor(args.workers, args.scheduler),
+        **post.manifest(scenario.seed, replicate_list(reps)),
     }
     # not manifest.json: the folder is not a run folder
     outputs.atomic_write_text(out / "sweep.json", outputs.json_text(manifest))

@@ -29,7 +29,7 @@ REGENERATE = "python -m sim.scenario.docgen --write"
 PLACEHOLDERS = {"commodities": "<commodity>", "countries": "<country>", "markets": "<country>.<commodity>",
                 "suppliers": "<supplier>", "methods": "<method>", "eff": "<technology>",
                 "customs": "<country>", "routes": "<route>", "controls": "<control>", "events": "<event>",
-                "priors": "\"<scenario key>\""}
+                "priors": '"<dotted.key>"'}
 
 # What each concealment method declares (MODEL.md §4.3; fixed by the model, not scenario data).
 DECLARES = {
@@ -132,6 +132,21 @@ Check a file with `sim validate FILE`; see every resolved value with `sim show F
   clears at its reference price with the suppliers' reference flows. A market that is
   already short when the story begins must be made short by events the scenario states.
   `initial_price_index` and `initial_stock_days` exist for verification worlds only.
+- **Priors** say what a scenario assumes about a number it has no data for, with the reason.
+  The key is the dotted scenario key, quoted; the value in the body stays the one a plain
+  `sim run` uses, and `sim calibrate` samples from the prior instead (docs/calibration.md):
+
+  ```toml
+  [priors."exporters.compliance_cost_usd_kg"]
+  kind = "loguniform"  # uniform, loguniform (uniform in log value), normal (truncated), beta
+  low = 0.5
+  high = 8.0
+  reason = "no data on what diverting costs a firm"
+  ```
+
+  The key must be a number (or whole number) inside a table, the range must lie within
+  that key's own range, and the scenario must be valid at both ends of it. A number an
+  event sets has a key like `events.joint_operation.set."customs.CN.capacity_per_week"`.
 - **Errors** are reported all at once, one line each: `FILE:LINE: key.path: problem`.
 '''
 

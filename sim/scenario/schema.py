@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sim.scenario.priors import Prior, check_priors
 from sim.scenario.types import Bool, Date, Int, Num, is_runtime, runtime  # noqa: F401 (is_runtime re-exported)
 
 METHODS = ("false_end_user", "mislabel", "mix_scrap", "shielded", "undervalue", "relabel_origin")
@@ -227,13 +228,6 @@ class Event(Strict):
     set: dict[str, object] = Field(default_factory=dict, description="Dotted scenario key -> new value, e.g. \"customs.CN.capacity_per_week\" = 900. Only keys marked `runtime` may be set.")
 
 
-class Prior(Strict):
-    dist: Literal["uniform", "loguniform"] = Field("uniform", description="uniform or loguniform between low and high.")
-    low: Num = Field(description="Lower end.")
-    high: Num = Field(description="Upper end.")
-    reason: str = Field(min_length=3, max_length=400, description="Why this range: the evidence or the argument.")
-
-
 class Scenario(Strict):
     name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Short id (letters, digits, . _ -); names the results folder.")
     description: str = Field("", max_length=300, description="One line shown by `sim list`.")
@@ -261,7 +255,7 @@ class Scenario(Strict):
     controls: dict[str, Control] = Field(default_factory=dict, description="Control id -> export control of the origin.")
     penalties: Penalties = Field(default_factory=Penalties)
     events: dict[str, Event] = Field(default_factory=dict, description="Event id -> event.")
-    priors: dict[str, Prior] = Field(default_factory=dict, description="Scenario key -> prior range of a number without data (calibration, MODEL.md §9).")
+    priors: dict[str, Prior] = Field(default_factory=dict, description="Dotted scenario key -> prior range of a number without data, with its reason (calibration, MODEL.md §9).")
 
     @model_validator(mode="before")
     @classmethod
@@ -492,8 +486,4 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         need(s.headline_event in s.events, "headline_event", f"unknown event '{s.headline_event}'")
     if s.restricted_focus:
         need(s.restricted_focus in dests, "restricted_focus", f"'{s.restricted_focus}' is not a destination")
-    for key, pr in s.priors.items():
-        need(pr.low < pr.high, f"priors.{key}", f"low ({pr.low:g}) must be below high ({pr.high:g})")
-        if pr.dist == "loguniform":
-            need(pr.low > 0, f"priors.{key}.low", "a loguniform prior needs low > 0")
-    return errs
+    return errs + check_priors(s)

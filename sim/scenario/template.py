@@ -91,9 +91,9 @@ WORLD: dict = {
                              "from_date": dt.date(2024, 3, 4)}},
     "events": {"crackdown": {"label": "Crackdown at Chinese ports", "date": dt.date(2024, 9, 2),
                              "set": {"customs.CN.capacity_per_week": 3000.0, "penalties.arrest_prob": 0.5}}},
-    "priors": {"exporters.compliance_cost_usd_kg": {
-        "dist": "loguniform", "low": 0.5, "high": 8.0,
-        "reason": "No data on what diverting costs a firm; from a fraction of to most of the pre-control margin."}},
+    "priors": {"commodities.sb2o3.elasticity": {
+        "kind": "normal", "low": 0.2, "high": 0.6, "mean": 0.35, "sd": 0.1,
+        "reason": "short-run price elasticity of antimony demand: 0.2-0.6 in the literature (FACTS)"}},
 }
 
 # Examples for optional keys the world leaves absent, written commented out.
@@ -112,7 +112,6 @@ TABLE_NOTES = {
                  "with their reference sales.",
     "trade": "How legal sales follow netbacks between markets.",
     "exporters": "The origin's exporting firms and their choice to divert output to smugglers.",
-    "priors": "Ranges of numbers without data, for calibration (`sim calibrate`).",
     "smugglers": "The smugglers and how they decide and learn.",
     "methods": "All six exist in every scenario with these defaults; a file gives only the keys it changes.",
     "eff": "Dimensionless probability, range >= 0, <= 1. The values below are the defaults (assumptions, "
@@ -122,6 +121,7 @@ TABLE_NOTES = {
     "controls": "The origin's export controls; optional (none means open trade).",
     "penalties": "What a seizure costs the smuggler.",
     "events": "Parameter changes during the run, applied at the start of their step; optional.",
+    "priors": "Numbers without data, as distributions with their reasons; used by `sim calibrate`; optional.",
 }
 
 HEADER = """\
