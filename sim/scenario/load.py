@@ -13,8 +13,8 @@ Every problem is reported at once, one line each, as `FILE:LINE: dotted.key: wha
   `["xray", "ai_image"]`, `{capacity_per_week = 900}`); a bare word such as `ban` is text.
   The value replaces what the file had at that key.
 - Events: each event's `set` is applied, in step order, to the scenario and the result
-  must be valid too, with the same countries, commodities, routes, producers, markets
-  and customs (structure is fixed during a run).
+  must be valid too, with the same countries, commodities, routes, suppliers, markets,
+  customs and controls (structure is fixed during a run).
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ from pathlib import Path
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
-from sim.scenario.schema import EVENT_SETTABLE, Scenario, check_references
+from sim.scenario.schema import Scenario, check_references, runtime_field
 from sim.scenario.toml_keys import key_lines, parse_key
 
 Path_ = tuple[str, ...]
 # Tables whose ids (and, for markets, inner ids) must not change during a run.
-STRUCTURE = ("countries", "commodities", "routes", "producers", "markets", "customs")
+STRUCTURE = ("countries", "commodities", "routes", "suppliers", "markets", "customs", "controls")
 
 
 class ScenarioError(Exception):
@@ -404,10 +404,13 @@ def _check_events(model: Scenario, data: dict, where: _Where) -> list[str]:
 
         for key, value in model.events[eid].set.items():
             path = parse_key(key)
-            if path is None or path[0] not in EVENT_SETTABLE:
-                ok = False  # not a dotted key, or not settable: check_references said so
-                if path is None:
-                    report(key, (), "not a dotted key path")
+            if path is None:
+                report(key, (), "not a dotted key path")
+                ok = False
+                continue
+            if runtime_field(path) is None:   # reported; the event's other keys are still checked
+                report(key, (), "cannot change during a run (it is read once, when the world is built); "
+                                 "events may set only the keys marked runtime in docs/scenario-format.md")
                 continue
             before = _ids(after)
             try:
