@@ -128,7 +128,7 @@ def test_a_signal_to_sim_run_leaves_no_process_and_no_half_written_run(tmp_path,
 def test_sigkill_of_sim_run_with_the_real_model_leaves_no_worker(tmp_path):
     """The real model's workers (numba, Mesa) die with their parent too."""
     scenario = next(p for p in sorted((ROOT / "scenarios").glob("*.toml")) if p.stem != "template")
-    proc = start("real", ["run", scenario, "--steps", 20, "--replicates", 400, "--workers", 2, "--no-plots",
+    proc = start("real", ["run", scenario, "--replicates", 400, "--workers", 2, "--no-plots",
                           "--out", tmp_path / "out"], tmp_path / "mark")
     end = time.monotonic() + 60
     while len(group(proc.pid)) < 4 and time.monotonic() < end and proc.poll() is None:
