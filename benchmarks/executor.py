@@ -189,7 +189,7 @@ def main(argv=None) -> int:
         res["kept_pool"] = kept_pool(episode, 4 if a.quick else 16)
         print("memory:", flush=True)
         res["memory"] = memory(episode, 60 if a.quick else 500, 5 if a.quick else 10)
-        res["streaming"] = streaming(episode, [20, 200] if a.quick else [50, 2000], tmp)
+        res["streaming"] = streaming(baseline, [20, 200] if a.quick else [50, 1000], tmp)
         print("start-up:", flush=True)
         res["startup"] = startup(baseline, tmp, cold=not a.quick)
     res["load_end"] = load()

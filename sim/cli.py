@@ -245,7 +245,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         prog="sim", formatter_class=RAW,
         description="Agent-based simulation of critical-mineral smuggling under export controls.",
         epilog="examples:\n  sim list\n  sim validate scenarios/*.toml\n"
-               "  sim run scenarios/antimony_ban_2024.toml --replicates 20 --seed 1")
+               "  sim run scenarios/antimony_2024.toml --replicates 20 --seed 1")
     from sim import __version__
     parser.add_argument("--version", action="version", version=f"sim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -256,7 +256,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_validate)
 
     p = _add(sub, "show", "print the fully resolved scenario (extends, defaults and --set applied) as TOML",
-             "sim show scenarios/antimony_ban_2024.toml --set penalties.arrest_prob=0.5")
+             "sim show scenarios/antimony_2024.toml --set penalties.arrest_prob=0.5")
     p.add_argument("file", metavar="FILE")
     _add_set(p)
     p.set_defaults(func=cmd_show)

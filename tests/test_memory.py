@@ -2,8 +2,8 @@
 
 Mesa 3.3 kept every finished model alive (about 7 MB per replicate; see
 sim.model.runner.release). In a fresh process, the real model runs a shipped scenario for
-a few steps: after a warm-up of 10 replicates, 100 more may add at most 30 MB of resident
-memory (the leak would add about 700 MB), and no finished model may remain reachable.
+a few steps: after a warm-up of 10 replicates, 50 more may add at most 30 MB of resident
+memory (the leak would add about 330 MB), and no finished model may remain reachable.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ for r in range(10):
     run_replicate(scenario, r, steps=3)
 gc.collect()
 before = rss_mb()
-for r in range(10, 110):
+for r in range(10, 60):
     run_replicate(scenario, r, steps=3)
 gc.collect()
 after = rss_mb()

@@ -30,7 +30,7 @@ from sim.scenario import ScenarioError, cut_horizon, load_scenario
 RAW = argparse.RawDescriptionHelpFormatter
 
 COMPARE_EXAMPLE = """examples:
-  sim compare scenarios/baseline_2024.toml scenarios/antimony_ban_2024.toml --replicates 20
+  sim compare scenarios/baseline_2024.toml scenarios/antimony_2024.toml --replicates 20
   sim compare a.toml b.toml c.toml --replicates 50 --workers 8 --seed 3 --out results
   sim compare a.toml b.toml --replicates 200 --scheduler tcp://10.0.0.5:8786
 
@@ -39,7 +39,7 @@ each difference is paired replicate by replicate; "diff [p05, p95]" is the 5-95 
 the paired differences to the first scenario."""
 
 SWEEP_EXAMPLE = """examples:
-  sim sweep scenarios/antimony_ban_2024.toml --vary customs.CN.capacity_per_week=100:900:5 --replicates 10
+  sim sweep scenarios/antimony_2024.toml --vary customs.CN.capacity_per_week=100:900:5 --replicates 10
   sim sweep s.toml --vary penalties.arrest_prob=0.1:0.9:64 --vary penalties.fine_multiple=0:5 \\
       --design sobol --replicates 4 --workers 8
   sim sweep s.toml --vary smugglers.initial=50:400:9 --replicates 10 --out results/s/sweep-X --resume
