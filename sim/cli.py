@@ -31,6 +31,7 @@ EXTRA_COMMANDS: list[tuple[str, str, str]] = [
     ("plot", "sim.plots.cli", "redraw charts of a results folder"),
     ("brief", "sim.plots.cli", "write a PDF briefing from results"),
     ("validate-facts", "sim.calibration.facts", "check the seed's stylized facts S1-S7 and write the report"),
+    ("optimize", "sim.policy.cli", "search for the cheapest mix of levers that reaches a target (NSGA-II)"),
 ]
 
 RAW = argparse.RawDescriptionHelpFormatter
