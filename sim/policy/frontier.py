@@ -129,7 +129,7 @@ def build_report(problem: Problem, study) -> Report:
         "evaluated": len(trials), "distinct": len(cand), "failed": len(failed),
         "failures": [{"trial": t.number, "error": t.user_attrs.get("error", "")} for t in failed[:20]],
         "non_dominated": int(len(front)),
-        "status_quo": {**_lever_values(problem), **({k: dict(zip(("mean", "p05", "p95"), v))
+        "status_quo": {**{k: {"mean": v, "p05": v, "p95": v} for k, v in problem.status_quo_levers().items()}, **({k: dict(zip(("mean", "p05", "p95"), v))
                                                         for k, v in stats(sq).items()} if sq else {})},
         "notes": list(problem.notes),
         "robust_choices": [{"choice": label, "trial": None if t is None else int(t)} for label, t in choices],
@@ -139,20 +139,6 @@ def build_report(problem: Problem, study) -> Report:
     rep = Report(cand, front, cheap, robust, summary)
     rep.answer = answer_lines(problem, rep)
     return rep
-
-
-def _lever_values(problem: Problem) -> dict:
-    """The levers' values in the scenario as given, as {key: {mean, p05, p95}} (keys it lacks left out)."""
-    from sim.scenario import parse_key
-
-    out = {}
-    for lv in problem.levers:
-        node = problem.base().model_dump(mode="python")
-        for part in parse_key(lv.key):
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, (int, float)) and not isinstance(node, bool):
-            out[lv.key] = {"mean": float(node), "p05": float(node), "p95": float(node)}
-    return out
 
 
 def _row(problem: Problem, number: int, values: dict, kpis: dict, focus: list[str], bounds: list[float]) -> dict:

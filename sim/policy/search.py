@@ -43,7 +43,7 @@ from sim.experiments.execution import (
     replicate_list,
 )
 from sim.policy.levers import Constraint, Lever, Objective, check_levers
-from sim.scenario import load_scenario
+from sim.scenario import load_scenario, parse_key
 
 STUDY_NAME = "policy"
 STUDY_FILE = "study.db"
@@ -106,6 +106,17 @@ class Problem:
         sets = [("--lever", lv.setting(params[lv.key])) for lv in self.levers]
         return load_scenario(self.scenario, list(self.overrides) + sets)
 
+    def status_quo_levers(self) -> dict[str, float]:
+        """The levers' values in the scenario as given (a key it does not hold is left out)."""
+        data, out = self.base().model_dump(mode="python"), {}
+        for lv in self.levers:
+            node = data
+            for part in parse_key(lv.key):
+                node = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, (int, float)) and not isinstance(node, bool):
+                out[lv.key] = float(node)
+        return out
+
     def spec(self) -> dict:
         """What must not change between a search and its resume (JSON)."""
         base = self.base()
@@ -144,7 +155,27 @@ def _optuna():
 
 
 def storage_url(study_dir: str | os.PathLike) -> str:
+    """The study's SQLite URL, for optuna.load_study(study_name="policy", storage=...) or optuna-dashboard."""
     return f"sqlite:///{Path(study_dir).resolve() / STUDY_FILE}"
+
+
+def _storage(study_dir: str | os.PathLike):
+    """optuna's RDB storage on the study file, in SQLite's write-ahead-log mode without an fsync per
+    commit: a killed process loses nothing committed (only a power cut may lose the last trials)
+    and a search is not slowed by ~15 disk syncs per candidate."""
+    import sqlite3
+
+    import optuna
+
+    path = Path(study_dir).resolve() / STUDY_FILE
+
+    def connect():
+        con = sqlite3.connect(path, check_same_thread=False)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=NORMAL")
+        return con
+
+    return optuna.storages.RDBStorage(storage_url(study_dir), engine_kwargs={"creator": connect})
 
 
 def open_study(problem: Problem, study_dir: str | os.PathLike, resume: bool):
@@ -156,7 +187,7 @@ def open_study(problem: Problem, study_dir: str | os.PathLike, resume: bool):
     if resume:
         if not exists:
             raise ExperimentError(f"--resume: {out} holds no study ({STUDY_FILE} missing)")
-        study = optuna.load_study(study_name=STUDY_NAME, storage=storage_url(out))
+        study = optuna.load_study(study_name=STUDY_NAME, storage=_storage(out))
         old = study.user_attrs.get("spec", {})
         diff = [k for k in spec if old.get(k) != spec[k]]
         if diff:
@@ -169,9 +200,28 @@ def open_study(problem: Problem, study_dir: str | os.PathLike, resume: bool):
                               "or choose another --study")
     out.mkdir(parents=True, exist_ok=True)
     directions = ["minimize" if o.minimise else "maximize" for o in problem.objectives]
-    study = optuna.create_study(study_name=STUDY_NAME, storage=storage_url(out), directions=directions)
-    study.set_user_attr("spec", spec)
+    sq = problem.status_quo_levers()
+    with _deferred_interrupt():  # a study is created with its spec or not at all
+        study = optuna.create_study(study_name=STUDY_NAME, storage=_storage(out), directions=directions)
+        study.set_user_attr("spec", spec)
+        for params in first_generation(problem, spec["seed"]):
+            study.enqueue_trial(params)
     return study
+
+
+def first_generation(problem: Problem, seed: int) -> list[dict]:
+    """The first generation, recorded in the study up front: the scenario as given (when its
+    lever values lie in their ranges: the search starts from what is done today), then a Latin
+    hypercube over the levers (each lever's range cut into equal strata, one point in each),
+    which covers the ranges more evenly than NSGA-II's uniform random start."""
+    sq = problem.status_quo_levers()
+    first = [{lv.key: lv.value(sq[lv.key]) for lv in problem.levers}] \
+        if len(sq) == len(problem.levers) and all(lv.lo <= sq[lv.key] <= lv.hi for lv in problem.levers) else []
+    n = problem.population - len(first)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x0707]))
+    unit = (np.array([rng.permutation(n) for _ in problem.levers]).T + rng.random((n, len(problem.levers)))) / n
+    return first + [{lv.key: lv.value(lv.lo + u * (lv.hi - lv.lo)) for lv, u in zip(problem.levers, row, strict=True)}
+                    for row in unit]
 
 
 def trial_sampler(problem: Problem, seed: int, number: int):
@@ -180,7 +230,7 @@ def trial_sampler(problem: Problem, seed: int, number: int):
     optuna = _optuna()
     from optuna.samplers.nsgaii import PolynomialMutation, SBXCrossover
 
-    s = int(np.random.SeedSequence([int(seed), 0x0707, int(number)]).generate_state(1)[0])
+    s = int(np.random.SeedSequence([int(seed), 0x0707, 1, int(number)]).generate_state(1)[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.samplers.NSGAIISampler(population_size=problem.population, seed=s,
@@ -287,27 +337,35 @@ def optimize(problem: Problem, study_dir: str | os.PathLike, budget: int = 100, 
             study.set_user_attr("status_quo", sq["kpis"])
     bounds = constraint_bounds(problem, study.user_attrs["status_quo"])
 
+    TS = optuna.trial.TrialState
     trials = study.get_trials(deepcopy=False)
-    n_done = sum(t.state.is_finished() for t in trials)
-    bar = tqdm(total=max(budget, len(trials)), initial=n_done, desc=f"optimize {Path(problem.scenario).stem}",
-               unit="mix", disable=None if progress else True, dynamic_ncols=True, file=sys.stderr)
+    bar = tqdm(total=max(budget, _asked(study)), initial=sum(t.state.is_finished() for t in trials),
+               desc=f"optimize {Path(problem.scenario).stem}", unit="mix", disable=None if progress else True,
+               dynamic_ncols=True, file=sys.stderr)
     try:
         # an interrupted generation first, under its own trial numbers
-        running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
-        _run_batch(problem, study, running, bounds, bar, ex)
-        while len(study.get_trials(deepcopy=False)) < budget:
-            n = len(study.get_trials(deepcopy=False))
+        _run_batch(problem, study, [t for t in trials if t.state == TS.RUNNING], bounds, bar, ex)
+        while (n := _asked(study)) < budget:
             k = min(problem.population - n % problem.population, budget - n)
             dists = {lv.key: lv.distribution() for lv in problem.levers}
             asked = []
             with _deferred_interrupt():  # a generation is asked whole or not at all
                 for i in range(k):
                     study.sampler = trial_sampler(problem, seed, n + i)
-                    asked.append(study.ask(dists))
+                    trial = study.ask(dists)
+                    trial.relative_params  # noqa: B018 - files an enqueued trial (generation 0) in its generation
+                    asked.append(trial)
             _run_batch(problem, study, asked, bounds, bar, ex)
     finally:
         bar.close()
     return study
+
+
+def _asked(study) -> int:
+    """Trials asked so far (the status quo waits in the queue until the first is asked)."""
+    import optuna
+
+    return sum(t.state != optuna.trial.TrialState.WAITING for t in study.get_trials(deepcopy=False))
 
 
 def _run_batch(problem: Problem, study, trials: list, bounds: list[float], bar, ex: dict) -> None:
