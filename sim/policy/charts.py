@@ -101,8 +101,9 @@ def fig_frontier(source, x: str | None = None, y: str | None = None):
     sub = (f"{summary['non_dominated']} non-dominated of {summary['distinct']} mixes searched; "
            f"{summary['replicates']} replicates each on common random numbers")
     titles(fig, f"{xl} against {yl.lower() if y in KPI else yl}: {summary['scenario_name']}", sub)
-    source_line(fig, f"Source: sim optimize on {summary['scenario']}, seed {summary['seed']}; "
-                     "bars: 5-95 % of replicates; levers: " + ", ".join(lv["key"] for lv in summary["levers"]))
+    n = len(summary["levers"])
+    source_line(fig, f"Source: sim optimize on {summary['scenario']}, seed {summary['seed']}, {n} lever"
+                     f"{'s' if n != 1 else ''} (values in frontier.csv); bars: 5-95 % of replicates.")
     return fig
 
 

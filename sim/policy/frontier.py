@@ -109,12 +109,16 @@ def build_report(problem: Problem, study) -> Report:
     else:
         obj = cand[[o.name for o in problem.objectives]].to_numpy(float)
         cand["non_dominated"] = non_dominated(obj, [o.minimise for o in problem.objectives])
-        cand = cand[[c for c in cand.columns if c != "command"] + ["command"]]
+        # what an analyst reads first: levers, the searched KPIs with their bands, the verdicts
+        first = ["trial", *problem.lever_keys] + [c for n in focus if n not in problem.lever_keys
+                                                  for c in (n, f"{n}_p05", f"{n}_p95") if c in cand.columns]
+        first += [c for c in cand.columns if c.startswith("meets ")] + ["non_dominated"]
+        cand = cand[first + [c for c in cand.columns if c not in first and c != "command"] + ["command"]]
     front = cand[cand["non_dominated"].astype(bool)].sort_values([problem.cost, "trial"], ignore_index=True)
-    cheap = _cheapest(problem, cand, bounds)
+    cheap = _cheapest(problem, cand, bounds, per_draw)
     robust, choices = _robust(problem, cand, per_draw, bounds) if problem.draws is not None else (pd.DataFrame(), [])
     failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
-    keep = {"constraint", "bound", "found", "trial", "command", *problem.lever_keys}
+    keep = {"constraint", "bound", "found", "replicates_meeting", "trial", "command", *problem.lever_keys}
     summary = {
         "scenario": str(problem.scenario),
         "scenario_name": problem.base().name,
@@ -155,8 +159,9 @@ def _row(problem: Problem, number: int, values: dict, kpis: dict, focus: list[st
     return row
 
 
-def _cheapest(problem: Problem, cand: pd.DataFrame, bounds: list[float]) -> pd.DataFrame:
-    """Per constraint, then all together: the cheapest mix that meets it on average (none: a row saying so)."""
+def _cheapest(problem: Problem, cand: pd.DataFrame, bounds: list[float], per_draw: dict) -> pd.DataFrame:
+    """Per constraint, then all together: the cheapest mix that meets it on average (none: a row saying
+    so), with `replicates_meeting`: in how many replicates it meets every one of them."""
     if not problem.constraints or cand.empty:
         return pd.DataFrame()
     sets = [[c] for c in problem.constraints] + ([problem.constraints] if len(problem.constraints) > 1 else [])
@@ -169,7 +174,14 @@ def _cheapest(problem: Problem, cand: pd.DataFrame, bounds: list[float]) -> pd.D
         label = " and ".join(c.text for c in cs)
         bound = {c.text: b for c, b in zip(problem.constraints, bounds, strict=True)}
         head = {"constraint": label, "bound": "; ".join(f"{c.name} {c.op} {bound[c.text]:.6g}" for c in cs)}
-        rows.append({**head, "found": False} if pick.empty else {**head, "found": True, **pick.iloc[0].to_dict()})
+        if pick.empty:
+            rows.append({**head, "found": False})
+            continue
+        row = pick.iloc[0].to_dict()
+        values = {**{k: [v] * problem.replicates for k, v in problem.values(row).items()}, **per_draw[row["trial"]]}
+        meets = [all(c.violation(math.nan if values[c.name][r] is None else values[c.name][r], bound[c.text]) <= 0
+                     for c in cs) for r in range(problem.replicates)]
+        rows.append({**head, "found": True, "replicates_meeting": int(sum(meets)), **row})
     return pd.DataFrame(rows)
 
 
@@ -255,8 +267,10 @@ def answer_lines(problem: Problem, rep: Report) -> list[str]:
                         for c in problem.constraints if c.text in r["constraint"] and c.name != problem.cost)
         spend = "" if problem.cost in problem.lever_keys else \
             f"; {problem.cost} {fmt_kpi(problem.cost, r[problem.cost])}{extra}"
+        n, R = int(r["replicates_meeting"]), problem.replicates
+        tail = "" if n == R else f" It meets the target on average but in only {n} of {R} replicates."
         out.append(f"Cheapest mix meeting {r['constraint']}: {_mix(problem, r)}{spend}" + (f"; {met}" if met else "")
-                   + ".")
+                   + "." + tail)
         out.append(f"  rerun: {r['command']}")
     if rep.summary["robust_choices"]:
         by_trial = rep.candidates.set_index("trial")
