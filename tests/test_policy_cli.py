@@ -66,7 +66,7 @@ def test_ctrl_c_then_resume_ends_with_the_same_frontier(capsys, tmp_path, monkey
     --resume finishes with exactly the mixes, numbers and frontier of an uninterrupted search."""
     monkeypatch.chdir(tmp_path)
     path = write(lever_world(), tmp_path).name
-    common = ["optimize", path, *SEARCH, "--budget", "30", "--seed", "3"]
+    common = ["optimize", path, *SEARCH, "--budget", "18", "--seed", "3"]
     assert run_cli(capsys, *common, "--study", "whole", "--workers", "1")[0] == 0
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -74,7 +74,7 @@ def test_ctrl_c_then_resume_ends_with_the_same_frontier(capsys, tmp_path, monkey
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + 240
-        while _complete(tmp_path / "cut" / "study.db") < 8 and proc.poll() is None and time.monotonic() < deadline:
+        while _complete(tmp_path / "cut" / "study.db") < 7 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
@@ -85,7 +85,7 @@ def test_ctrl_c_then_resume_ends_with_the_same_frontier(capsys, tmp_path, monkey
     assert "Traceback" not in err
     again = err.strip().splitlines()[-1].strip()
     assert again.startswith("sim optimize") and "--study cut" in again and again.endswith(" --resume"), err
-    assert 8 <= _complete(tmp_path / "cut" / "study.db") < 30
+    assert 7 <= _complete(tmp_path / "cut" / "study.db") < 18
     assert not (tmp_path / "cut" / "frontier.csv").exists()
 
     status, out, err = run_cli(capsys, *shlex.split(again)[1:])
