@@ -9,11 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("optuna")
-
-from sim.experiments import ExperimentError, apply_params  # noqa: E402
-from sim.model.runner import run_replicate  # noqa: E402
-from sim.policy import (  # noqa: E402
+from sim.experiments import ExperimentError, apply_params
+from sim.model.runner import run_replicate
+from sim.policy import (
     build_report,
     fig_frontier,
     make_problem,
@@ -26,9 +24,9 @@ from sim.policy import (  # noqa: E402
     worst_decile,
     write_report,
 )
-from sim.policy.frontier import load_report  # noqa: E402
-from sim.scenario import ScenarioError  # noqa: E402
-from tests.policy_worlds import becker_world, least_deterring_fine, lever_world, write  # noqa: E402
+from sim.policy.frontier import load_report
+from sim.scenario import ScenarioError
+from tests.policy_worlds import becker_world, least_deterring_fine, lever_world, write
 
 P_TRUE = 0.2
 LEVERS3 = ["customs.CN.capacity_per_week=0:3000:int", "countries.TH.cooperation=0:1:0.05",
@@ -149,7 +147,7 @@ def searched(tmp_path_factory):
 def test_frontier_rows_are_non_dominated_and_reproduced_by_sim_run(searched, capsys, monkeypatch):
     from sim.cli import main
 
-    problem, study, rep, d = searched
+    _, _, rep, d = searched
     cand, front = rep.candidates, rep.frontier
     assert len(cand) > 20 and 2 <= len(front) < len(cand)
     obj = cand[["enforcement_cost_usd", "illicit_delivered_t"]].to_numpy()
@@ -185,13 +183,13 @@ def test_status_quo_is_the_first_candidate_and_on_the_chart(searched):
 
 
 def test_cheapest_mix_meets_its_constraint_and_nothing_cheaper_does(searched):
-    problem, study, rep, d = searched
+    _, _, rep, d = searched
     bound = 0.9 * rep.summary["status_quo"]["illicit_delivered_t"]["mean"]
     row = rep.cheapest.iloc[0]
     assert row["found"] and row["illicit_delivered_t"] <= bound
     cheaper = rep.candidates[rep.candidates["enforcement_cost_usd"] < row["enforcement_cost_usd"]]
     assert (cheaper["illicit_delivered_t"] > bound).all()
-    cand, front, summary = load_report(d / "study")
+    _, front, summary = load_report(d / "study")
     assert summary["cheapest"][0]["trial"] == row["trial"] and len(front) == len(rep.frontier)
     assert any(line.startswith("Cheapest mix meeting illicit_delivered_t<=0.9x") for line in summary["answer"])
 

@@ -14,11 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-pytest.importorskip("optuna")
-
-from sim.cli import default_scenario_dir, main  # noqa: E402
-from sim.scenario import list_scenarios, load_scenario  # noqa: E402
-from tests.policy_worlds import lever_world, write  # noqa: E402
+from sim.cli import default_scenario_dir, main
+from sim.scenario import list_scenarios, load_scenario
+from tests.policy_worlds import lever_world, write
 
 ROOT = Path(__file__).resolve().parent.parent
 SEARCH = ["--lever", "customs.CN.capacity_per_week=0:3000:int", "--lever", "countries.TH.cooperation=0:1:0.05",
@@ -47,7 +45,7 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, extra, message):
     path = write(lever_world(), tmp_path)
-    status, out, err = run_cli(capsys, "optimize", str(path), "--study", str(tmp_path / "s"), *extra)
+    status, _, err = run_cli(capsys, "optimize", str(path), "--study", str(tmp_path / "s"), *extra)
     assert status == 2
     message = message.replace("{study}", str(tmp_path / "s"))
     assert err.strip().startswith(message) and len(err.strip().splitlines()) == 1 and "Traceback" not in err

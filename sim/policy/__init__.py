@@ -19,6 +19,6 @@ from sim.policy.levers import Constraint, Lever, Objective, parse_constraint, pa
 from sim.policy.robust import robust_choice, worst_decile
 from sim.policy.search import Problem, make_problem, optimize
 
-__all__ = ["Problem", "make_problem", "optimize", "Lever", "Objective", "Constraint", "parse_lever",
-           "parse_objective", "parse_constraint", "build_report", "write_report", "load_report", "Report",
-           "non_dominated", "robust_choice", "worst_decile", "fig_frontier", "draw_frontier"]
+__all__ = ["Constraint", "Lever", "Objective", "Problem", "Report", "build_report", "draw_frontier", "fig_frontier",
+           "load_report", "make_problem", "non_dominated", "optimize", "parse_constraint", "parse_lever",
+           "parse_objective", "robust_choice", "worst_decile", "write_report"]

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sim.model.metrics import KPI, kpi
-from sim.plots.style import GREY, PALETTE, new_figure, source_line, style, titles, unit_axis
+from sim.plots.style import PALETTE, new_figure, source_line, style, titles, unit_axis
 from sim.policy.frontier import fmt_kpi, load_report, non_dominated
 
 

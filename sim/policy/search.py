@@ -31,7 +31,6 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from sim.experiments import apply_params
-from sim.experiments.sweep import _BadPoint, _Guard  # a mix the loader rejects fails with its message
 from sim.experiments.execution import (
     ExperimentError,
     RunFailure,
@@ -42,8 +41,9 @@ from sim.experiments.execution import (
     execute,
     replicate_list,
 )
+from sim.experiments.sweep import _BadPoint, _Guard  # a mix the loader rejects fails with its message
 from sim.policy.levers import Constraint, Lever, Objective, check_levers
-from sim.scenario import load_scenario, parse_key
+from sim.scenario import ScenarioError, load_scenario, parse_key
 
 STUDY_NAME = "policy"
 STUDY_FILE = "study.db"
@@ -200,7 +200,6 @@ def open_study(problem: Problem, study_dir: str | os.PathLike, resume: bool):
                               "or choose another --study")
     out.mkdir(parents=True, exist_ok=True)
     directions = ["minimize" if o.minimise else "maximize" for o in problem.objectives]
-    sq = problem.status_quo_levers()
     with _deferred_interrupt():  # a study is created with its spec or not at all
         study = optuna.create_study(study_name=STUDY_NAME, storage=_storage(out), directions=directions)
         study.set_user_attr("spec", spec)
@@ -253,7 +252,7 @@ def _tasks(problem: Problem, cands: Sequence[Candidate]):
             sc = problem.base() if c.tag == "status_quo" else problem.candidate(c.params)
             scs = [sc if problem.draws is None else apply_params(sc, problem.draws[r])
                    for r in range(problem.replicates)]
-        except Exception as e:  # noqa: BLE001 - one bad mix fails, the search goes on
+        except ScenarioError as e:  # a mix the loader rejects fails with its message; the search goes on
             scs = [_BadPoint(f"mix-{c.tag}", " ".join(str(e).split()))] * problem.replicates
         for r, s in enumerate(scs):
             yield Task((c.tag, r), s, r)
@@ -353,7 +352,7 @@ def optimize(problem: Problem, study_dir: str | os.PathLike, budget: int = 100, 
                 for i in range(k):
                     study.sampler = trial_sampler(problem, seed, n + i)
                     trial = study.ask(dists)
-                    trial.relative_params  # noqa: B018 - files an enqueued trial (generation 0) in its generation
+                    _ = trial.relative_params  # files an enqueued trial (generation 0) in its generation
                     asked.append(trial)
             _run_batch(problem, study, asked, bounds, bar, ex)
     finally:
