@@ -12,6 +12,7 @@ import pytest
 from sim.experiments import ExperimentError, apply_params
 from sim.model.runner import run_replicate
 from sim.policy import (
+    Objective,
     build_report,
     fig_frontier,
     make_problem,
@@ -281,5 +282,22 @@ def test_posterior_draws_are_common_to_every_candidate_and_give_a_robust_choice(
     assert got["best worst decile of illicit_delivered_t"] == expected
     assert "cheapest meeting illicit_delivered_t<=0.9x in 9 of 10 plausible worlds" in got
     assert "illicit_delivered_t_worst_decile" in rep.robust.columns
+    write_report(rep, tmp_path / "study")
+    labels = fig_frontier(tmp_path / "study").axes[0].get_legend_handles_labels()[1]
+    assert "robust: best worst decile of illicit_delivered_t" in labels
     with pytest.raises(ExperimentError, match="3 draws for 4 replicates"):
         lever_problem(path, replicates=4, draws=draws[:3])
+
+
+def test_status_quo_outside_the_ranges_is_flagged_and_unreported_kpis_stop_the_search(tmp_path):
+    path = write(lever_world(), tmp_path)
+    p = make_problem(path, [parse_lever("customs.CN.capacity_per_week=500:3000:int")],
+                     [parse_objective("enforcement_cost_usd:min"), parse_objective("illicit_delivered_t")])
+    assert p.notes == ["note: the scenario's own customs.CN.capacity_per_week (150) lies outside the lever's "
+                       "range 500-3000, so the status quo is not among the mixes searched"]
+    study = optimize(p, tmp_path / "a", budget=4, workers=1, progress=False)
+    assert 150 not in [t.params["customs.CN.capacity_per_week"] for t in study.trials if t.params]
+    q = make_problem(path, [parse_lever("customs.CN.capacity_per_week=0:3000:int")],
+                     [parse_objective("enforcement_cost_usd:min"), Objective("legit_inspected_missing", "min")])
+    with pytest.raises(ExperimentError, match="the model does not report legit_inspected_missing"):
+        optimize(q, tmp_path / "b", budget=4, workers=1, progress=False)

@@ -139,3 +139,26 @@ def test_shipped_episode_search_gives_ten_non_dominated_mixes_each_reproduced_by
             assert summary[k]["mean"] == r[k], (r["command"], k)
         for k in ("enforcement_cost_usd", "illicit_delivered_t"):
             assert (summary[k]["p05"], summary[k]["p95"]) == (r[f"{k}_p05"], r[f"{k}_p95"])
+
+
+def test_posterior_option_draws_one_parameter_set_per_replicate(capsys, tmp_path, monkeypatch):
+    """--posterior goes through sim.experiments.posterior.replicate_draws (stood in for here):
+    its draws run in every mix, and the answer names the robust choices."""
+    import types
+
+    calls = []
+
+    def replicate_draws(path, replicates, seed):
+        calls.append((path, replicates, seed))
+        return [{"smugglers.capacity_t": 2.0 + 2 * r} for r in range(replicates)], [1.0] * replicates
+
+    monkeypatch.setitem(sys.modules, "sim.experiments.posterior", types.SimpleNamespace(replicate_draws=replicate_draws))
+    path = write(lever_world(), tmp_path)
+    status, out, err = run_cli(capsys, "optimize", str(path), *SEARCH, "--budget", "6", "--seed", "3",
+                               "--posterior", "post.parquet", "--study", str(tmp_path / "s"), "--workers", "1")
+    assert status == 0, err
+    assert calls == [("post.parquet", 2, 3)]
+    robust = pd.read_csv(tmp_path / "s" / "robust.csv")
+    assert robust["choice"].str.contains("best worst decile of illicit_delivered_t").sum() == 1
+    assert "Robust choice (best worst decile of illicit_delivered_t, over the posterior draws)" in out
+    assert "--posterior post.parquet" in pd.read_csv(tmp_path / "s" / "frontier.csv")["command"].iloc[0]

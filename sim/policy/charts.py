@@ -7,7 +7,8 @@ x is the search's cost (default enforcement cost, USD), y its first other object
 Grey dots: every mix searched. Blue: the non-dominated mixes, with 5-95 % bars over
 replicates on both axes; joined where they trade x against y (mixes non-dominated only
 thanks to a third objective are drawn open). Black star: the scenario as given. Rings:
-the cheapest mix meeting each constraint, whose bounds are dashed lines.
+the cheapest mix meeting each constraint, whose bounds are dashed lines. Green diamonds: the
+robust choices (with a posterior ensemble).
 """
 
 from __future__ import annotations
@@ -78,6 +79,12 @@ def draw_frontier(ax, candidates: pd.DataFrame, frontier: pd.DataFrame, summary:
         if pick.get("found") and x in pick and y in pick:
             ax.scatter([pick[x]], [pick[y]], s=160, facecolors="none", edgecolors=PALETTE[3], lw=1.5, zorder=5,
                        label="cheapest meeting " + pick["constraint"])
+    robust = [c for c in summary.get("robust_choices", []) if c["trial"] is not None]
+    by_trial = candidates.set_index("trial")
+    for c in robust:
+        r = by_trial.loc[c["trial"]]
+        ax.scatter([r[x]], [r[y]], marker="D", s=60, facecolors="none", edgecolors=PALETTE[2], lw=1.5, zorder=5,
+                   label="robust: " + c["choice"])
     xl, xu = _label(x)
     yl, yu = _label(y)
     unit_axis(ax.xaxis, xu)

@@ -122,8 +122,9 @@ def cmd_optimize(args) -> int:
     outputs.atomic_write_text(out / "optimize.json", json.dumps(outputs.jsonable(manifest), indent=2) + "\n")
     print((out / "answer.txt").read_text(encoding="utf-8"), end="")
     failed = sum(t.state.name == "FAIL" for t in study.trials)
+    done = sum(t.state.is_finished() for t in study.trials)
     print(f"\nfiles: {', '.join(p.name for p in report_files)}")
-    print(summary_line(len(study.trials), failed, timer.seconds, out).replace("runs", "mixes", 1))
+    print(summary_line(done, failed, timer.seconds, out).replace("runs", "mixes", 1))
     return 0
 
 

@@ -130,7 +130,7 @@ def build_report(problem: Problem, study) -> Report:
         "seed": problem.base().seed,
         "population": problem.population,
         "posterior": problem.draws is not None,
-        "evaluated": len(trials), "distinct": len(cand), "failed": len(failed),
+        "evaluated": sum(t.state.is_finished() for t in trials), "distinct": len(cand), "failed": len(failed),
         "failures": [{"trial": t.number, "error": t.user_attrs.get("error", "")} for t in failed[:20]],
         "non_dominated": int(len(front)),
         "status_quo": {**{k: {"mean": v, "p05": v, "p95": v} for k, v in problem.status_quo_levers().items()}, **({k: dict(zip(("mean", "p05", "p95"), v))

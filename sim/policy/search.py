@@ -140,8 +140,13 @@ def make_problem(scenario, levers, objectives, constraints=(), **kw) -> Problem:
     """A Problem whose levers are checked on the scenario like `--set` (notes in problem.notes)."""
     overrides = list(kw.pop("overrides", []))
     levers, notes = check_levers(scenario, overrides, list(levers))
-    return Problem(str(scenario), levers, list(objectives), list(constraints), overrides=overrides,
-                   notes=notes, **kw)
+    problem = Problem(str(scenario), levers, list(objectives), list(constraints), overrides=overrides,
+                      notes=notes, **kw)
+    sq = problem.status_quo_levers()
+    problem.notes += [f"note: the scenario's own {lv.key} ({sq[lv.key]:g}) lies outside the lever's range "
+                      f"{lv.lo:g}-{lv.hi:g}, so the status quo is not among the mixes searched"
+                      for lv in levers if lv.key in sq and not lv.lo <= sq[lv.key] <= lv.hi]
+    return problem
 
 
 # ---------------------------------------------------------------- the study ---------
@@ -334,7 +339,12 @@ def optimize(problem: Problem, study_dir: str | os.PathLike, budget: int = 100, 
             raise ExperimentError(f"{problem.scenario}: the scenario as given fails: {sq['error']}")
         with _deferred_interrupt():
             study.set_user_attr("status_quo", sq["kpis"])
-    bounds = constraint_bounds(problem, study.user_attrs["status_quo"])
+    reported = study.user_attrs["status_quo"]
+    missing = [n for n in dict.fromkeys([o.name for o in problem.objectives] + [c.name for c in problem.constraints]
+                                        + [problem.cost]) if n not in reported and n not in problem.lever_keys]
+    if missing:
+        raise ExperimentError(f"the model does not report {', '.join(missing)} (it reports: {', '.join(reported)})")
+    bounds = constraint_bounds(problem, reported)
 
     TS = optuna.trial.TrialState
     trials = study.get_trials(deepcopy=False)
