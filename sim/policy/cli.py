@@ -125,15 +125,16 @@ def cmd_optimize(args) -> int:
     done = sum(t.state.is_finished() for t in study.trials)
     print(f"\nfiles: {', '.join(p.name for p in report_files)}")
     print(summary_line(done, failed, timer.seconds, out).replace("runs", "mixes", 1))
-    return 0
+    return 1 if failed else 0
 
 
 def finish(problem, study, out: Path, fmt: str = "png", no_plots: bool = False) -> list[Path]:
     """Write the report files (and the chart) of a study; return their paths."""
     from sim.policy.frontier import build_report, write_report
 
-    files = write_report(build_report(problem, study), out)
-    if not no_plots:
+    report = build_report(problem, study)
+    files = write_report(report, out)
+    if not no_plots and len(report.candidates):
         from sim.policy.charts import write_frontier_chart
 
         files.append(write_frontier_chart(out, fmt))

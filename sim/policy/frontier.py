@@ -114,7 +114,8 @@ def build_report(problem: Problem, study) -> Report:
                                                   for c in (n, f"{n}_p05", f"{n}_p95") if c in cand.columns]
         first += [c for c in cand.columns if c.startswith("meets ")] + ["non_dominated"]
         cand = cand[first + [c for c in cand.columns if c not in first and c != "command"] + ["command"]]
-    front = cand[cand["non_dominated"].astype(bool)].sort_values([problem.cost, "trial"], ignore_index=True)
+    front = cand[cand["non_dominated"].astype(bool)]
+    front = front.sort_values([problem.cost, "trial"], ignore_index=True) if len(front) else front
     cheap = _cheapest(problem, cand, bounds, per_draw)
     robust, choices = _robust(problem, cand, per_draw, bounds) if problem.draws is not None else (pd.DataFrame(), [])
     failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
@@ -133,8 +134,7 @@ def build_report(problem: Problem, study) -> Report:
         "evaluated": sum(t.state.is_finished() for t in trials), "distinct": len(cand), "failed": len(failed),
         "failures": [{"trial": t.number, "error": t.user_attrs.get("error", "")} for t in failed[:20]],
         "non_dominated": int(len(front)),
-        "status_quo": {**{k: {"mean": v, "p05": v, "p95": v} for k, v in problem.status_quo_levers().items()}, **({k: dict(zip(("mean", "p05", "p95"), v))
-                                                        for k, v in stats(sq).items()} if sq else {})},
+        "status_quo": _status_quo(problem, sq),
         "notes": list(problem.notes),
         "robust_choices": [{"choice": label, "trial": None if t is None else int(t)} for label, t in choices],
         "cheapest": [{k: v for k, v in r.items() if k in keep or k.startswith(tuple(focus))}
@@ -143,6 +143,14 @@ def build_report(problem: Problem, study) -> Report:
     rep = Report(cand, front, cheap, robust, summary)
     rep.answer = answer_lines(problem, rep)
     return rep
+
+
+def _status_quo(problem: Problem, sq: dict | None) -> dict:
+    """{name: {mean, p05, p95}} of the scenario as given: its lever values and its KPIs."""
+    out = {k: {"mean": v, "p05": v, "p95": v} for k, v in problem.status_quo_levers().items()}
+    if sq:
+        out.update({k: dict(zip(("mean", "p05", "p95"), v, strict=True)) for k, v in stats(sq).items()})
+    return out
 
 
 def _row(problem: Problem, number: int, values: dict, kpis: dict, focus: list[str], bounds: list[float]) -> dict:
@@ -254,6 +262,9 @@ def answer_lines(problem: Problem, rep: Report) -> list[str]:
     if sq:
         out.append("Status quo: " + "; ".join(f"{n} {fmt_kpi(n, sq[n]['mean'])}" for n in names if n in sq) + ".")
     out.append(f"{s['non_dominated']} non-dominated mixes (frontier.csv).")
+    if s["failures"]:
+        out.append(f"{s['failed']} mixes failed (listed in summary.json); the first, trial {s['failures'][0]['trial']}: "
+                   f"{s['failures'][0]['error']}")
     for _, r in rep.cheapest.iterrows():
         if not r["found"]:
             out.append(f"No mix searched meets {r['constraint']} ({r['bound']}) on average: widen the levers "
