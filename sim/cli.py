@@ -39,6 +39,7 @@ EXTRA_COMMANDS: list[tuple[str, str, str]] = [
     ("validate-facts", "sim.calibration.facts", "check the seed's stylized facts S1-S7 and write the report"),
     ("dashboard", "sim.dashboard.cli", "open a policy dashboard in the browser (local web page)"),
     ("calibrate", "sim.calibration.cli", "estimate the priors against the calibration targets (ABC-SMC)"),
+    ("optimize", "sim.policy.cli", "search for the cheapest mix of levers that reaches a target (NSGA-II)"),
 ]
 
 RAW = argparse.RawDescriptionHelpFormatter
