@@ -35,6 +35,7 @@ import tomli_w
 from pydantic import BaseModel, ValidationError
 
 from sim.scenario.schema import Scenario, check_references, runtime_field
+from sim.scenario.types import CONTROL, ID_RULE
 from sim.scenario.toml_keys import key_lines, parse_key
 
 Path_ = tuple[str, ...]
@@ -42,11 +43,17 @@ Path_ = tuple[str, ...]
 STRUCTURE = ("countries", "commodities", "routes", "suppliers", "markets", "customs", "controls")
 
 
+MAX_MESSAGE = 500  # characters of one message; a longer one is cut (values in it are shortened first)
+
+
 class ScenarioError(Exception):
-    """One or more problems with a scenario, each a one-line message."""
+    """One or more problems with a scenario, each a one-line message.
+
+    Control characters in a message (a line break in a key or a value the user wrote) are
+    shown escaped, so that every problem stays on exactly one line."""
 
     def __init__(self, messages: list[str]):
-        self.messages = list(messages)
+        self.messages = [_one_line(m) for m in messages]
         super().__init__("\n".join(self.messages))
 
     def __str__(self) -> str:
@@ -73,6 +80,11 @@ class _Where:
         self.map = {k: v for k, v in self.map.items() if k[:len(path)] != path}
         for n in range(1, len(path) + 1):  # tables the override creates are its own too
             self.map.setdefault(path[:n], (src, None))
+
+
+def _one_line(msg: str) -> str:
+    msg = CONTROL.sub(lambda m: repr(m.group())[1:-1], str(msg))
+    return msg if len(msg) <= MAX_MESSAGE else msg[:MAX_MESSAGE - 1] + "…"
 
 
 def _show_path(path) -> str:
@@ -253,6 +265,9 @@ _EXPECTED = {
     "dict_type": "a table", "model_type": "a table", "model_attributes_type": "a table",
     "list_type": "an array", "string_type": "text in quotes",
 }
+# Patterns of text fields -> the rule in words.
+_PATTERNS = {r"^[A-Za-z0-9][A-Za-z0-9._-]*$": "a name is letters, digits, '.', '_' or '-', starting with a "
+                                              "letter or digit (it names the results folder)"}
 _BOUNDS = {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"),
            "less_than_equal": ("<=", "le"), "less_than": ("<", "lt")}
 
@@ -262,9 +277,12 @@ def _show(v) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
-        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else f"{v:.6g}"
+    if isinstance(v, int) and abs(v) >= 10**30:
+        return f"a number with {len(str(abs(v)))} digits"
     if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
+        return json.dumps(v if len(v) <= 60 else v[:40] + "…", ensure_ascii=False) + (
+            f" ({len(v):,} characters)" if len(v) > 60 else "")
     if isinstance(v, dict):
         return "a table"
     if isinstance(v, list):
@@ -315,7 +333,15 @@ def explain(err: dict) -> str:
         return f"unknown {kind} '{loc[-1]}'{more}"
     if t in _BOUNDS:
         op, name = _BOUNDS[t]
-        return f"must be {op} {_show(ctx.get(name))} (got {_show(v)})"
+        bound = ctx.get(name)
+        return f"must be {op} {bound if isinstance(bound, str) else _show(bound)} (got {_show(v)})"
+    if t == "string_too_long":
+        return f"at most {ctx.get('max_length')} characters (got {len(v):,})"
+    if t == "too_long":
+        return f"at most {ctx.get('max_length'):,} entries (got {len(v):,})"
+    if t == "string_pattern_mismatch":
+        rule = _PATTERNS.get(ctx.get("pattern"), f"must match the pattern {ctx.get('pattern')}")
+        return f"{rule} (got {_show(v)})"
     if t == "literal_error":
         return f"must be one of {ctx.get('expected')} (got {_show(v)})"
     if t in _EXPECTED:
