@@ -67,8 +67,10 @@ def cmd_validate(args) -> int:
     status = 0
     for f in args.files:
         try:
-            load_scenario(f)
+            _, note = cut_horizon(load_scenario(f))
             print(f"{f}: ok")
+            if note:
+                print(f"{f}: note: {note}", file=sys.stderr)
         except ScenarioError as e:
             print(str(e), file=sys.stderr)
             status = 2
