@@ -63,6 +63,7 @@ class Commodity(Strict):
     substitution_elasticity: Num = Field(4.0, gt=0.0, le=50.0, description="Price elasticity of demand above the backstop `eps_sub` (substitutes take over; >> eps).")
     container_load_kg: Num = Field(20000.0, ge=100.0, le=30000.0, description="Cargo per container (kg); a consignment occupies ceil(q / load) containers.")
     typical_value_usd_kg: Num | None = Field(None, gt=0.0, description="Value customs expects on a declaration of this commodity (USD/kg; default: the origin's reference price).")
+    demand_index: Num = Field(1.0, gt=0.0, le=100.0, description="Shift of demand for this commodity in every market (x reference demand at any price); events use it for world demand growth.", json_schema_extra=runtime())
     cover_category: Cover = Field("chemicals", description="What `mislabel` declares this commodity as (one of scrap, chemicals, metal_goods, plastics, fertilizer, building_materials).")
 
 
