@@ -64,10 +64,17 @@ def output_paths(files: list[str], out: str | None) -> dict[str, Path]:
 def cmd_calibrate(args) -> int:
     from sim.calibration.abc import calibrate, stored_settings
     from sim.calibration.report import read_calibration, write_diagnostics, write_posterior
-    from sim.experiments.cli import _load_all
+    from sim.scenario import ScenarioError, load_scenario
 
     paths = output_paths(args.files, args.out)
-    scenarios = _load_all(args.files, args.overrides)
+    scenarios, msgs = [], []
+    for f in args.files:            # every file's problems at once; --seed and --steps go to calibrate
+        try:
+            scenarios.append(load_scenario(f, args.overrides))
+        except ScenarioError as e:
+            msgs += e.messages
+    if msgs:
+        raise ScenarioError(msgs)
     facts = [f.strip() for f in args.facts.split(",") if f.strip()] if args.facts else None
     timer = Timer()
     try:

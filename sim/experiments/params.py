@@ -69,6 +69,19 @@ def coerce(key: str, value):
     return value
 
 
+def applicable(scenario: Scenario, params: Mapping[str, object]) -> dict[str, object]:
+    """The parameters that concern this scenario: a key inside an event's `set`
+    (`events.<id>.set."<key>"`) applies only to scenarios that have that event, so one parameter
+    set can drive an episode and the episode it extends (calibration, posterior ensembles)."""
+    out = {}
+    for key, value in params.items():
+        parts = _split(key)
+        if len(parts) > 2 and parts[0] == "events" and parts[1] not in scenario.events:
+            continue
+        out[key] = value
+    return out
+
+
 def apply_params(scenario: Scenario, params: Mapping[str, object]) -> Scenario:
     """A new, validated Scenario with each dotted key set to its value (like `--set KEY=VALUE`)."""
     if not params:

@@ -26,8 +26,8 @@ def restricted_cells(model) -> np.ndarray:
     s, L = model.spec, model.layout
     mkt_country = [L.countries.index(c) for c in L.markets]
     out = np.zeros((L.M, L.K), bool)
-    starts = sorted({0} | {min(s.control_step(c), model.horizon - 1) for c in s.controls.values()}
-                    | {s.event_step(e) for e in s.events.values()})
+    starts = sorted(st for st in {0} | {s.control_step(c) for c in s.controls.values()}
+                    | {s.event_step(e) for e in s.events.values()} if st < model.horizon)
     for step in starts:
         out |= controls_at(s, L, step).regime[mkt_country] != OPEN
     out[0] = False

@@ -464,7 +464,8 @@ def build_params(s: Scenario, L: Layout) -> Params:
     origin_tags = "trace_tags" in oc.technologies
     tv = [s.commodities[k].typical_value_usd_kg or s.markets[s.origin][k].ref_price_usd_kg for k in L.commodities]
     return Params(
-        wk=wk, P0=P0, D0=D0, demand_index=grid("demand_index"),
+        wk=wk, P0=P0, D0=D0,
+        demand_index=grid("demand_index") * np.array([s.commodities[k].demand_index for k in L.commodities]),
         eps=np.array([s.commodities[k].elasticity for k in L.commodities]),
         eps_sub=np.array([s.commodities[k].substitution_elasticity for k in L.commodities]),
         backstop=grid("backstop_index") * P0,

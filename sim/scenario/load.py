@@ -266,8 +266,8 @@ _EXPECTED = {
     "list_type": "an array", "string_type": "text in quotes",
 }
 # Patterns of text fields -> the rule in words.
-_PATTERNS = {r"^[A-Za-z0-9][A-Za-z0-9._-]*$": "a name is letters, digits, '.', '_' or '-', starting with a "
-                                              "letter or digit (it names the results folder)"}
+_PATTERNS = {r"^[^\x00-\x1f/\\]+$": "a name is any text without slashes or control characters "
+                                    "(it names the results folder)"}
 _BOUNDS = {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"),
            "less_than_equal": ("<=", "le"), "less_than": ("<", "lt")}
 
@@ -507,25 +507,26 @@ def load_scenario(path, overrides=(), root=None) -> Scenario:
     return model
 
 
-def cut_horizon(s: Scenario, steps: int | None, option: str = "--steps") -> tuple[Scenario, str | None]:
-    """The scenario run for only `steps` steps (an option such as --steps shortens a valid file).
+def cut_horizon(s: Scenario, steps: int | None = None, option: str = "--steps") -> tuple[Scenario, str | None]:
+    """The scenario as it runs: shortened to `steps` when an option such as --steps gives it,
+    without the events and controls dated after its last step (they could not apply).
 
-    Events and controls dated after the new horizon do not apply and are left out; the note
-    (None when nothing was cut) names the option and what it cut, for the command to print."""
-    if steps is None or steps == s.steps:
-        return s, None
-    if steps < 1:
+    The note (None when nothing falls after the end) names what does not apply and why, with
+    the option that shortened the run when it did; the commands print it, so nothing is
+    dropped silently."""
+    if steps is not None and steps < 1:
         raise ScenarioError([f"{option}: must be >= 1 (got {steps})"])
-    events = {e: v for e, v in s.events.items() if s.event_step(v) < steps}
-    controls = {c: v for c, v in s.controls.items() if s.control_step(v) < steps}
-    cut = s.model_copy(update={"steps": steps, "events": events, "controls": controls,
+    n = s.steps if steps is None else steps
+    events = {e: v for e, v in s.events.items() if s.event_step(v) < n}
+    controls = {c: v for c, v in s.controls.items() if s.control_step(v) < n}
+    cut = s.model_copy(update={"steps": n, "events": events, "controls": controls,
                                "headline_event": s.headline_event if s.headline_event in events else ""})
-    gone = [f"{e} ({s.date_of(s.event_step(v))})" for e, v in s.events.items() if e not in events]
+    gone = [f"event {e} ({s.date_of(s.event_step(v))})" for e, v in s.events.items() if e not in events]
     gone += [f"control {c} ({s.date_of(s.control_step(v))})" for c, v in s.controls.items() if c not in controls]
     if not gone:
         return cut, None
-    return cut, (f"{option} {steps}: the run ends on {s.date_of(steps - 1)}; after it, so not applied: "
-                 + ", ".join(gone))
+    why = f"{option} {n}: the run ends" if steps is not None and steps != s.steps else f"{s.name}: the run ends"
+    return cut, f"{why} on {s.date_of(n - 1)}; after it, so not applied: " + ", ".join(gone)
 
 
 def _order(msg: str):
