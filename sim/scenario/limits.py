@@ -11,22 +11,17 @@ lanes, 115 bytes per row of the long table) and round up.
 
 from __future__ import annotations
 
+from sim.outputs.results import fmt_bytes
+
 # Entries per table at most: beyond any real world (there are about 250 countries), and
 # small enough that building the world's arrays stays quick.
 MAX_ENTRIES = {"commodities": 50, "countries": 250, "suppliers": 1000, "routes": 500,
                "controls": 500, "events": 500, "customs": 250}
-MAX_REPLICATE_BYTES = 4e9  # memory one replicate may need (each worker process holds one)
+MAX_REPLICATE_BYTES = 4 << 30  # memory one replicate may need (each worker process holds one)
 
 _METHODS = 6           # concealment methods (schema.METHODS)
 _SMUGGLER_BYTES = 600  # per smuggler besides its beliefs: Mesa agent, state arrays
 _ROW_BYTES = 250       # per row of the long time series while it is built (115 B kept, copies on the way)
-
-
-def fmt_bytes(n: float) -> str:
-    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n / 1e3:.0f} KB"
 
 
 def _dimensions(s) -> dict[str, int]:

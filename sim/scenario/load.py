@@ -34,6 +34,7 @@ from pathlib import Path
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
+from sim.scenario.limits import memory_problem
 from sim.scenario.schema import Scenario, check_references, runtime_field
 from sim.scenario.types import CONTROL, ID_RULE
 from sim.scenario.toml_keys import key_lines, parse_key
@@ -90,6 +91,7 @@ def _one_line(msg: str) -> str:
 def _show_path(path) -> str:
     out = ""
     for p in path:
+        p = p if isinstance(p, int) or len(p) <= 60 else f"{p[:30]}…"  # an id of 5,000 characters, say
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out
 
@@ -335,6 +337,8 @@ def explain(err: dict) -> str:
         op, name = _BOUNDS[t]
         bound = ctx.get(name)
         return f"must be {op} {bound if isinstance(bound, str) else _show(bound)} (got {_show(v)})"
+    if t == "string_too_short":
+        return "must not be empty" if ctx.get("min_length") == 1 else f"at least {ctx.get('min_length')} characters"
     if t == "string_too_long":
         return f"at most {ctx.get('max_length')} characters (got {len(v):,})"
     if t == "too_long":
@@ -517,16 +521,31 @@ def cut_horizon(s: Scenario, steps: int | None = None, option: str = "--steps") 
     if steps is not None and steps < 1:
         raise ScenarioError([f"{option}: must be >= 1 (got {steps})"])
     n = s.steps if steps is None else steps
+    if n > s.steps:  # a longer run than the file's: the file's limits apply to it too
+        most = next(m.le for m in Scenario.model_fields["steps"].metadata if getattr(m, "le", None) is not None)
+        if n > most:
+            raise ScenarioError([f"{option}: must be <= {most} (got {n:,})"])
+        problem = memory_problem(s, n)
+        if problem:
+            raise ScenarioError([f"{option} {n}: {problem[1]}"])
     events = {e: v for e, v in s.events.items() if s.event_step(v) < n}
     controls = {c: v for c, v in s.controls.items() if s.control_step(v) < n}
     cut = s.model_copy(update={"steps": n, "events": events, "controls": controls,
                                "headline_event": s.headline_event if s.headline_event in events else ""})
-    gone = [f"event {e} ({s.date_of(s.event_step(v))})" for e, v in s.events.items() if e not in events]
-    gone += [f"control {c} ({s.date_of(s.control_step(v))})" for c, v in s.controls.items() if c not in controls]
+    gone = [f"event {e} ({_when(s, s.event_step(v))})" for e, v in s.events.items() if e not in events]
+    gone += [f"control {c} ({_when(s, s.control_step(v))})" for c, v in s.controls.items() if c not in controls]
     if not gone:
         return cut, None
     why = f"{option} {n}: the run ends" if steps is not None and steps != s.steps else f"{s.name}: the run ends"
     return cut, f"{why} on {s.date_of(n - 1)}; after it, so not applied: " + ", ".join(gone)
+
+
+def _when(s: Scenario, step: int) -> str:
+    """The date of a step, or 'step N' when it lies beyond the calendar (after year 9999)."""
+    try:
+        return str(s.date_of(step))
+    except OverflowError:
+        return f"step {step:,}"
 
 
 def _order(msg: str):

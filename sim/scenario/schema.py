@@ -231,7 +231,7 @@ class Event(Strict):
 
 
 class Scenario(Strict):
-    name: str = Field(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f/\\]+$", description="Short name (no slashes or control characters); names the results folder.")
+    name: Text(80, min_length=1, pattern=r"^[^\x00-\x1f/\\]+$") = Field(description="Short name (no slashes or control characters); names the results folder.")
     description: Text(300) = Field("", description="One line shown by `sim list`.")
     question: Text(300) = Field("", description="The policy question, shown in briefs.")
     start_date: Date = Field(dt.date(2024, 1, 1), ge=dt.date(1900, 1, 1), le=dt.date(2200, 1, 1), description="Calendar date of step 0.")
