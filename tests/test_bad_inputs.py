@@ -91,7 +91,7 @@ CATALOGUE = [
     Bad("1e308", sub("capacity_per_week = 100.0", "capacity_per_week = 1e308"), "1e308",
         "customs.CN.capacity_per_week", "must be <= 10000000 (got 1e+308)"),
     Bad("subnormal", sub("capacity_per_week = 100.0", "capacity_per_week = 5e-324"), "5e-324",
-        "customs.CN.capacity_per_week", "must be 0 or at least 1e-12 in size (got 4.94e-324)"),
+        "customs.CN.capacity_per_week", "must be 0 or at least 1e-30 in size (got 4.94e-324)"),
     Bad("integer too large for a float", sub("capacity_per_week = 100.0", "capacity_per_week = 1" + "0" * 400),
         "capacity_per_week = 1", "customs.CN.capacity_per_week",
         "must be between -1e+12 and 1e+12 (got a number with 401 digits)"),
@@ -179,6 +179,9 @@ CATALOGUE = [
         "penalties.arrest_prob", "expected a number (got a table)"),
     Bad("an unknown key nested deeper", sub("capacity_per_week = 100.0", "capacity_per_week = 100.0\nextra.deep = 1"),
         "extra.deep", "customs.CN.extra", "unknown key 'extra' (allowed: anomaly_threshold"),
+    Bad("a technology listed twice", sub("capacity_per_week = 100.0",
+                                         'capacity_per_week = 100.0\ntechnologies = ["xray", "xray"]'),
+        "technologies", "customs.CN.technologies", "a technology is listed twice"),
     Bad("an unknown headline event", top('headline_event = "nope"'), "headline_event", "headline_event",
         "unknown event 'nope'"),
     # ---- text: one line, not too long (a `$` is fine: charts draw it literally)
@@ -288,6 +291,59 @@ def test_a_longer_horizon_from_steps_is_named_as_the_cause(capsys, tmp_path, no_
     assert lines[0].endswith("the limit is 4.0 GB per replicate: use fewer smugglers, networks, routes or steps")
 
 
+# ---------------------------------------------------------------- maxima stay finite --
+def _most(model, field: str) -> float:
+    return next(m.le for m in model.model_fields[field].metadata if getattr(m, "le", None) is not None)
+
+
+def test_products_of_the_largest_values_stay_finite_in_float64():
+    """A fine is fine_multiple x tonnes x price; risk aversion squares such sums. With every factor at
+    its maximum (price at its guard, demand at its highest shift, a whole horizon of it) the result
+    and its square stay far inside float64 (about 1.8e308)."""
+    from sim.scenario.schema import Commodity, Market, Penalties, Scenario, Smugglers
+
+    price = _most(Market, "ref_price_usd_kg") * _most(Market, "price_guard_index")           # USD/kg
+    kg = (_most(Market, "ref_demand_t_per_year") * _most(Market, "demand_index")
+          * _most(Commodity, "demand_index") * 1000)                                         # kg/yr
+    money = price * kg * _most(Penalties, "fine_multiple") * _most(Scenario, "steps")         # USD
+    assert money * money * _most(Smugglers, "risk_aversion_per_usd") < 1e300
+
+
+MAXIMA = ["markets.CN.sb.ref_price_usd_kg=80000", "markets.US.sb.ref_price_usd_kg=100000",
+          "suppliers.cn.unit_cost_usd_kg=50000", "suppliers.us.unit_cost_usd_kg=90000",
+          "suppliers.cn.sales_t_per_year={CN = 5e7, US = 5e7}", "suppliers.us.sales_t_per_year={US = 5e7}",
+          "suppliers.cn.capacity_t_per_year=1e8", "suppliers.us.capacity_t_per_year=1e8",
+          "markets.US.sb.demand_index=100",
+          "markets.US.sb.backstop_index=1000", "markets.US.sb.price_guard_index=1e4",
+          "penalties.fine_multiple=1000", "penalties.sentence_years=100", "penalties.arrest_prob=1",
+          "smugglers.capital_usd=1e10", "smugglers.capacity_t=1e5", "smugglers.freedom_value_usd_per_year=1e10",
+          "smugglers.prior_interdiction=0", "smugglers.learning=false", "smugglers.risk_averse=false",
+          "smugglers.initial=5000", "exporters.penalty_multiple=1000", "exporters.licence_loss_usd_kg=1e5",
+          "customs.CN.capacity_per_week=1e7", "customs.CN.cost_per_inspection_usd=1e7",
+          "customs.CN.capacity_cost_usd_per_year=1e9", "customs.CN.legit_containers_per_week=1e8",
+          "methods.shielded.cost_usd_kg=1e4", "routes.direct.freight_usd_kg=1e4"]
+
+
+def test_a_world_at_its_maxima_runs_with_finite_results(recwarn):
+    """Largest prices, demand, fines, capital, inspection costs at once: every recorded series and
+    KPI is finite and numpy warns of no overflow."""
+    import numpy as np
+
+    from sim.model.kpis import compute_kpis
+    from sim.model.model import SmugglingModel
+    from sim.scenario import load_scenario
+
+    s = load_scenario(HERE / "data" / "base.toml", MAXIMA)
+    model = SmugglingModel(s, 0)
+    model.run()
+    series = {k: a for k, a in model.recorder.a.items() if a.dtype != bool}
+    assert all(np.isfinite(a).all() for a in series.values())
+    assert series["illicit_delivered"].sum() > 0 and series["fines"].max() > 1e12   # the maxima were reached
+    kpis = compute_kpis(model)
+    assert all(v is None or np.isfinite(v) or np.isnan(v) for v in kpis.values())
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
 # ---------------------------------------------------------------- text in charts ------
 def test_dollar_signs_and_mathtext_in_labels_are_drawn_literally(tmp_path):
     from sim.plots.style import new_figure, save, style
@@ -314,7 +370,7 @@ def _merged(p: Path) -> dict:
 
 
 MERGED = {p.name: _merged(p) for p in SHIPPED}
-SPECIAL = [True, False, 0, -1, 1, 0.5, -0.0, 1e12, -1e12, 1e13, 5e-324, 1e-13, 2**63, -(2**63) - 1, 10**30,
+SPECIAL = [True, False, 0, -1, 1, 0.5, -0.0, 1e12, -1e12, 1e13, 5e-324, 1e-31, 1e-300, 2**63, -(2**63) - 1, 10**30,
            float("inf"), float("-inf"), float("nan"), "", "$x$", "all", "CN", "US", "a\nb", "x" * 400,
            dt.date(9999, 12, 1), dt.date(1, 1, 1), dt.datetime(2024, 1, 1, 12, 0), dt.time(12, 0),
            [], [1, "a"], {}, {"x": 1}, [[[]]]]

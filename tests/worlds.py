@@ -16,10 +16,12 @@ import datetime as dt
 from hypothesis import strategies as st
 
 from sim.scenario.schema import COVERS, TECHS, Scenario, check_references
+from sim.scenario.types import TINY
 
 
 def _f(lo: float, hi: float) -> st.SearchStrategy[float]:
-    return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+    """A float in [lo, hi] that the scenario format accepts (0, or at least TINY in size)."""
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False).map(lambda x: x if abs(x) >= TINY else 0.0)
 
 
 @st.composite

@@ -166,7 +166,7 @@ class Smugglers(Strict):
     public_share: Num = Field(0.0, ge=0.0, le=1.0, description="Weight with which seizures reach all smugglers (publicity; raised by crackdowns).", json_schema_extra=runtime())
     freedom_value_usd_per_year: Num = Field(5.0e5, ge=0.0, le=1e10, description="Cost a smuggler puts on a year in prison (USD/yr).")
     entry_max_per_year: Num = Field(200.0, ge=0.0, le=1e7, description="Entry rate from the pool when trips pay well (smugglers/yr).")
-    entry_profit_ref_usd: Num = Field(1.0e5, gt=0.0, le=1e10, description="Realised profit per completed trip (USD) at which entry runs at half its maximum.")
+    entry_profit_ref_usd: Num = Field(1.0e5, ge=1.0, le=1e10, description="Realised profit per completed trip (USD) at which entry runs at half its maximum.")
 
 
 class Method(Strict):
@@ -474,6 +474,8 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
     for c in s.customs:
         need(c in C, f"customs.{c}", f"unknown country '{c}'")
     for c, cu in s.customs.items():
+        need(len(set(cu.technologies)) == len(cu.technologies), f"customs.{c}.technologies",
+             "a technology is listed twice (it would count twice in the detection probability)")
         if cu.traffic_mix is not None:
             need(abs(sum(cu.traffic_mix.values()) - 1.0) < 1e-6, f"customs.{c}.traffic_mix", "shares must add up to 1")
     for c, v in s.smugglers.prior_by_country.items():

@@ -19,9 +19,10 @@ from pydantic import AfterValidator, BeforeValidator, Field, Strict, StringConst
 # in the model (world output of these materials is < 1e6 t/yr; prices < 1e5 USD/kg), and
 # small enough that products of a few such numbers stay finite in float64.
 BIG = 1e12
-# Smallest magnitude of a number other than 0: dividing by it or raising to its inverse
-# stays finite, and no subnormal number (e.g. 1e-320) reaches the model.
-TINY = 1e-12
+# Smallest magnitude of a number other than 0: no subnormal number (e.g. 1e-320) reaches the
+# model, and dividing a BIG number by it, or squaring that, stays finite in float64. Rounding
+# residue such as 1 - 0.3 - 0.7 = 1e-16 is still accepted.
+TINY = 1e-30
 
 
 def _not_bool_or_int(v: Any) -> Any:
@@ -51,7 +52,7 @@ def _big_int(v: int) -> str:
 
 Num = Annotated[float, Strict(), Field(allow_inf_nan=False), BeforeValidator(_int_to_float),
                 AfterValidator(_within_big)]
-"""A finite number, 0 or between 1e-12 and 1e12 in size; an integer is accepted, `true`, text and
+"""A finite number, 0 or between 1e-30 and 1e12 in size; an integer is accepted, `true`, text and
 `inf` are not."""
 Int = Annotated[int, Strict()]
 """A whole number; `true` and `3.0` are refused."""
