@@ -23,7 +23,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pytest
 import tomli_w
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from sim.cli import main
@@ -78,6 +78,7 @@ class Bad:
     at: str | None  # text on the line the message names (None: the message names no line)
     key: str        # the dotted key named
     says: str       # part of the message
+    count: int = 1  # problems reported (this one is the first)
 
 
 CATALOGUE = [
@@ -171,6 +172,8 @@ CATALOGUE = [
         "[smugglers]", "smugglers", "one replicate would need about 7.4 GB of memory (2,000,000 smugglers "
                                     "(initial + pool) x 35 belief lanes x 6 methods need 7.4 GB); the limit is 4.0 GB"),
     Bad("no commodities", NO_COMMODITIES, "commodities = {}", "commodities", "at least one commodity is needed"),
+    Bad("no destinations", sub('roles = ["destination", "supplier"]', 'roles = ["supplier"]'), "[countries.CN]",
+        "countries", "at least one country must have the role 'destination'", count=6),
     Bad("a value where a table belongs", top("penalties = 3"), "penalties = 3", "penalties",
         "expected a table (got 3)"),
     Bad("an array of tables where a table belongs", sub("[customs.CN]", "[[customs.CN]]"), "[[customs.CN]]",
@@ -228,9 +231,9 @@ def test_bad_input_is_one_line_naming_file_line_and_key(capsys, tmp_path, bad):
     f = tmp_path / "s.toml"
     f.write_text(bad.text)
     status, lines = problems(capsys, "validate", f)
-    assert status == 2 and len(lines) == 1, lines
+    assert status == 2 and len(lines) == bad.count, lines
+    assert all(LINE.match(ln) for ln in lines), lines
     m = LINE.match(lines[0])
-    assert m, f"not FILE:LINE: key: message -> {lines[0]!r}"
     line = next(i for i, ln in enumerate(bad.text.splitlines(), 1) if bad.at in ln)
     assert (m["file"], int(m["line"]), m["key"]) == (str(f), line, bad.key)
     assert bad.says in m["msg"]
@@ -410,19 +413,24 @@ def _get(node, path):
 @st.composite
 def mutated(draw) -> tuple[str, dict, list]:
     """A shipped scenario (extends resolved) with 1 to 3 changes: a value of another type or at an
-    extreme, a number at the edge of its range, a key deleted, an unknown key, a value nested deeper."""
+    extreme, a number at the edge of its range, a key deleted, an unknown key, a value nested deeper,
+    a key renamed."""
     name = draw(st.sampled_from(sorted(MERGED)))
     data, done = copy.deepcopy(MERGED[name]), []
     for _ in range(draw(st.integers(1, 3))):
-        path = draw(st.sampled_from(list(_paths(data))))
+        op = draw(st.sampled_from(["value", "edge", "edge", "edge", "delete", "unknown", "nest", "rename"]))
+        paths = list(_paths(data))
+        numbers = [p for p in paths if type(_get(data, p)) in (int, float)]
+        path = draw(st.sampled_from(numbers if op == "edge" and numbers else paths))
         parent, key = _get(data, path[:-1]), path[-1]
-        op = draw(st.sampled_from(["value", "edge", "edge", "delete", "unknown", "nest"]))
-        if op == "edge" and isinstance(parent[key], (int, float)) and not isinstance(parent[key], bool):
+        if op == "edge" and path in numbers:   # most edges are valid: these mutations reach `sim run`
             parent[key] = draw(st.sampled_from(_bounds(data, path)))
         elif op == "delete":
             del parent[key]
         elif op == "unknown" and isinstance(parent, dict):
             parent[draw(st.sampled_from(["zzz", "CN", "via", "all", "a.b"]))] = draw(values)
+        elif op == "rename" and isinstance(parent, dict):   # an id (or key) renamed: references break
+            parent[draw(st.sampled_from([f"{key}2", "XX", "CN", "US", "all", "a b", "$x$"]))] = parent.pop(key)
         elif op == "nest":
             parent[key] = draw(st.sampled_from([{"x": parent[key]}, [parent[key]], {str(key): parent[key]}]))
         else:
@@ -451,22 +459,24 @@ def _validate_then_run(data: dict) -> None:
             if argv[0] == "validate" and status == 2:
                 lines = text.splitlines()
                 assert lines and all(ln.startswith(f"{f}:") for ln in lines), text
+                event("refused")
                 return
             assert status == 0, f"sim {argv[0]}: exit {status}\n{text}"
+        event("validated and ran")
 
 
 MUTATION_SETTINGS = dict(deadline=None, derandomize=True, database=None,
                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-@settings(max_examples=10, **MUTATION_SETTINGS)
+@settings(max_examples=40, **MUTATION_SETTINGS)
 @given(mutated())
 def test_mutated_shipped_scenarios_validate_and_run_or_get_one_line_each(case):
     _validate_then_run(case[1])
 
 
 @pytest.mark.slow
-@settings(max_examples=200, **MUTATION_SETTINGS)
+@settings(max_examples=400, **MUTATION_SETTINGS)
 @given(mutated())
 def test_many_mutated_shipped_scenarios_validate_and_run_or_get_one_line_each(case):
     _validate_then_run(case[1])
