@@ -36,8 +36,8 @@ def _dimensions(s) -> dict[str, int]:
             seq = [((origin, "x"), r.destination), ((r.destination, "m"), r.destination)]
         cps.update(cp for cp, _ in seq)
         lanes.update(seq)
-    return dict(K=len(s.commodities), C=len(s.countries), S=len(s.suppliers), R=len(s.routes),
-                M=1 + len(s.ids("destination")), H=len(s.ids("transit")), NCP=len(cps), lanes=len(lanes))
+    return {"K": len(s.commodities), "C": len(s.countries), "S": len(s.suppliers), "R": len(s.routes),
+            "M": 1 + len(s.ids("destination")), "H": len(s.ids("transit")), "NCP": len(cps), "lanes": len(lanes)}
 
 
 def memory_parts(s, steps: int | None = None) -> dict[str, float]:
@@ -65,11 +65,11 @@ def memory_problem(s, steps: int | None = None) -> tuple[str, str] | None:
         return None
     sm = s.smugglers
     what = {
-        "smugglers": ("smugglers", f"{sm.initial + sm.pool:,} smugglers (initial + pool) x {parts['_lanes']} belief "
-                                   f"lanes x {_METHODS} methods need {fmt_bytes(parts['smugglers'])}"),
+        "smugglers": ("smugglers", (f"{sm.initial + sm.pool:,} smugglers (initial + pool) x {parts['_lanes']} "
+                                    f"belief lanes x {_METHODS} methods need {fmt_bytes(parts['smugglers'])}")),
         "networks": ("smugglers.networks", f"{sm.networks:,} networks need {fmt_bytes(parts['networks'])}"),
-        "time series": ("steps", f"{parts['_T']:,} steps x {parts['_per_step']:,} recorded values per step need "
-                                 f"{fmt_bytes(parts['time series'])}"),
+        "time series": ("steps", (f"{parts['_T']:,} steps x {parts['_per_step']:,} recorded values per step need "
+                                  f"{fmt_bytes(parts['time series'])}")),
         "world": ("countries", f"the world's arrays (countries, routes, suppliers) need {fmt_bytes(parts['world'])}"),
     }
     biggest = max(what, key=lambda k: parts[k])

@@ -36,8 +36,8 @@ from pydantic import BaseModel, ValidationError
 
 from sim.scenario.limits import memory_problem
 from sim.scenario.schema import Scenario, check_references, runtime_field
-from sim.scenario.types import CONTROL, ID_RULE
 from sim.scenario.toml_keys import key_lines, parse_key
+from sim.scenario.types import CONTROL
 
 Path_ = tuple[str, ...]
 # Tables whose ids (and, for markets, inner ids) must not change during a run.

@@ -159,7 +159,7 @@ class Smugglers(Strict):
     temperature_usd: Num = Field(2.0e4, ge=0.0, le=1e9, description="Logit temperature (USD); 0 is best response.")
     learning: Bool = Field(True, description="Switch belief updating on or off.")
     prior_interdiction: Num = Field(0.05, ge=0.0, le=1.0, description="Prior belief in the interdiction probability at any checkpoint for any method.")
-    prior_by_country: dict[str, Num] = Field(default_factory=dict, description="Per-country override of prior_interdiction (its import and export checkpoints).")
+    prior_by_country: dict[str, Range(ge=0.0, le=1.0)] = Field(default_factory=dict, description="Per-country override of prior_interdiction (its import and export checkpoints).")
     prior_strength: Num = Field(20.0, gt=0.0, le=1e6, description="Prior pseudo-observations a + b.")
     forgetting: Num = Field(0.97, ge=0.0, le=1.0, description="Per-step weight kept on belief counts; the rest reverts to the prior.")
     network_share: Num = Field(0.3, ge=0.0, le=1.0, description="Weight with which a network member's observation reaches the others.")
@@ -250,7 +250,7 @@ class Scenario(Strict):
     smugglers: Smugglers = Field(default_factory=Smugglers)
     methods: dict[str, Method] = Field(default_factory=lambda: {k: Method(cost_usd_kg=v) for k, v in DEFAULT_METHOD_COST.items()},
                                        description="Concealment method -> parameters (all six; defaults in docs/model.md).")
-    eff: dict[str, dict[str, Num]] = Field(default_factory=lambda: {t: dict(v) for t, v in DEFAULT_EFF.items()},
+    eff: dict[str, dict[str, Range(ge=0.0, le=1.0)]] = Field(default_factory=lambda: {t: dict(v) for t, v in DEFAULT_EFF.items()},
                                            description="Technology -> method -> detection probability given inspection.", json_schema_extra=runtime())
     customs: dict[str, Customs] = Field(default_factory=dict, description="Country id -> its customs agency (defaults for any country not listed).")
     routes: dict[str, Route] = Field(description="Route id -> smuggling route from the origin.")
@@ -393,9 +393,8 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         need(not ("transit" in ct.roles and "destination" in ct.roles), f"countries.{c}.roles",
              "a country is either a transit hub or a destination market, not both")
         for table in ("import_cap_t_per_year", "baseline_imports_t_per_year"):
-            for k, v in getattr(ct, table).items():
-                need(k in K, f"countries.{c}.{table}.{k}", f"unknown commodity '{k}'")
-                need(v >= 0, f"countries.{c}.{table}.{k}", f"must be >= 0 (got {v})")
+            for k in getattr(ct, table):
+                need(k in K, f"countries.{c}.{table}.{k}", f"unknown commodity {_q(k)}")
             if getattr(ct, table):
                 need(c in transits, f"countries.{c}.{table}", "only a transit country has this")
     for m in METHODS:
@@ -404,9 +403,8 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         need(m in METHODS, f"methods.{m}", f"unknown concealment method (known: {', '.join(METHODS)})")
     for t, row in s.eff.items():
         need(t in TECHS, f"eff.{t}", f"unknown technology (known: {', '.join(TECHS)})")
-        for m, v in row.items():
+        for m in row:
             need(m in METHODS, f"eff.{t}.{m}", f"unknown concealment method (known: {', '.join(METHODS)})")
-            need(0.0 <= v <= 1.0, f"eff.{t}.{m}", f"must be a probability between 0 and 1 (got {v})")
     market_countries = set(origins) | set(dests)
     for c, byk in s.markets.items():
         need(c in C, f"markets.{c}", f"unknown country '{c}'")
@@ -440,9 +438,8 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
                  f"'{sp.country}' needs the role 'supplier' (or be the origin)")
         need(sp.commodity in K, f"{key}.commodity", f"unknown commodity '{sp.commodity}'")
         need(bool(sp.sales_t_per_year), f"{key}.sales_t_per_year", "give at least one market it sells to")
-        for mkt, q in sp.sales_t_per_year.items():
+        for mkt in sp.sales_t_per_year:
             need(mkt in market_countries, f"{key}.sales_t_per_year.{mkt}", f"'{mkt}' is not a market (the origin or a destination)")
-            need(q >= 0, f"{key}.sales_t_per_year.{mkt}", f"must be >= 0 (got {q})")
             if mkt in market_countries and sp.commodity in s.markets.get(mkt, {}):
                 p0 = s.markets[mkt][sp.commodity].ref_price_usd_kg
                 fr = 0.0 if mkt == sp.country else sp.freight_usd_kg_to.get(mkt, sp.freight_usd_kg)
@@ -478,9 +475,8 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
              "a technology is listed twice (it would count twice in the detection probability)")
         if cu.traffic_mix is not None:
             need(abs(sum(cu.traffic_mix.values()) - 1.0) < 1e-6, f"customs.{c}.traffic_mix", "shares must add up to 1")
-    for c, v in s.smugglers.prior_by_country.items():
-        need(c in C, f"smugglers.prior_by_country.{c}", f"unknown country '{c}'")
-        need(0.0 <= v <= 1.0, f"smugglers.prior_by_country.{c}", f"must be a probability between 0 and 1 (got {v})")
+    for c in s.smugglers.prior_by_country:
+        need(c in C, f"smugglers.prior_by_country.{c}", f"unknown country {_q(c)}")
     need(bool(s.routes), "routes", "at least one route is needed")
     seen: dict[tuple[str, str], str] = {}
     for rid, r in s.routes.items():
@@ -489,9 +485,9 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         else:
             need(r.destination in dests, f"routes.{rid}.destination", f"{_q(r.destination)} is not a destination")
         if r.via and r.via in (r.destination, *origins[:1]):
-            errs.append((f"routes.{rid}.via", f"a route cannot pass through its own "
-                                              f"{'destination' if r.via == r.destination else 'origin'} "
-                                              f"({_q(r.via)}); leave via empty for a direct route"))
+            own = "destination" if r.via == r.destination else "origin"
+            errs.append((f"routes.{rid}.via",
+                         f"a route cannot pass through its own {own} ({_q(r.via)}); leave via empty for a direct route"))
         elif r.via:
             need(r.via in transits, f"routes.{rid}.via", f"{_q(r.via)} is not a transit country")
         twin = seen.setdefault((r.destination, r.via), rid)
