@@ -17,6 +17,8 @@ import copy
 import datetime as dt
 import re
 import tempfile
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -292,6 +294,43 @@ def test_a_longer_horizon_from_steps_is_named_as_the_cause(capsys, tmp_path, no_
     assert status == 2 and len(lines) == 1
     assert lines[0].startswith("--steps 5200: one replicate would need about ")
     assert lines[0].endswith("the limit is 4.0 GB per replicate: use fewer smugglers, networks, routes or steps")
+
+
+# ---------------------------------------------------------------- every number ranged -
+def _scalars(tp, meta=()):
+    """(type, constraints) of each scalar inside an annotation (through Annotated, Optional, dict, list)."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        base, *extra = typing.get_args(tp)
+        yield from _scalars(base, meta + tuple(m for e in extra for m in [*getattr(e, "metadata", []), e]))
+    elif origin in (typing.Union, types.UnionType):
+        for a in typing.get_args(tp):
+            yield from _scalars(a, meta)
+    elif origin in (dict, list):
+        yield from _scalars(typing.get_args(tp)[-1])
+    else:
+        yield tp, meta
+
+
+def test_every_number_in_the_format_has_a_lower_and_an_upper_bound():
+    from pydantic import BaseModel
+
+    from sim.scenario.priors import Prior
+    from sim.scenario.schema import Scenario
+
+    unbounded, todo, seen = [], [(Scenario, "")], set()
+    while todo:
+        model, prefix = todo.pop()
+        for name, field in model.model_fields.items():
+            for tp, meta in _scalars(field.annotation, tuple(field.metadata)):
+                if isinstance(tp, type) and issubclass(tp, BaseModel) and tp is not Prior and tp not in seen:
+                    seen.add(tp)   # a prior's range is checked against its field's own (check_priors)
+                    todo.append((tp, f"{prefix}{name}."))
+                elif tp in (int, float):
+                    ends = {a for m in meta for a in ("ge", "gt", "le", "lt") if getattr(m, a, None) is not None}
+                    if not (ends & {"ge", "gt"} and ends & {"le", "lt"}):
+                        unbounded.append(prefix + name)
+    assert unbounded == []
 
 
 # ---------------------------------------------------------------- maxima stay finite --
