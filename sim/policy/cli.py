@@ -80,8 +80,8 @@ def posterior_draws(path: str, replicates: int, seed: int) -> tuple[list[dict], 
 
 def cmd_optimize(args) -> int:
     from sim.outputs import results as outputs
-    from sim.policy.levers import parse_constraint, parse_lever, parse_objective
-    from sim.policy.search import make_problem, optimize
+    from sim.policy.levers import check_name, parse_constraint, parse_lever, parse_objective
+    from sim.policy.search import STUDY_FILE, make_problem, optimize
     from sim.scenario import load_scenario
 
     if args.resume and not args.study:
@@ -90,8 +90,6 @@ def cmd_optimize(args) -> int:
     keys = [lv.key for lv in levers]
     objectives = [parse_objective(t, keys) for t in args.objective]
     constraints = [parse_constraint(t, keys) for t in args.constraint]
-    from sim.policy.levers import check_name
-
     check_name(args.cost, keys, "--cost")
     overrides = list(args.overrides) + [f"{k}={v}" for k, v in (("seed", args.seed), ("steps", args.steps))
                                         if v is not None]
@@ -110,6 +108,9 @@ def cmd_optimize(args) -> int:
         study = optimize(problem, out, args.budget, resume=args.resume, workers=args.workers,
                          scheduler=args.scheduler, progress=True)
     except KeyboardInterrupt:
+        if not (out / STUDY_FILE).is_file():
+            print("interrupted before the search started; nothing was saved", file=sys.stderr)
+            return 130
         again = [a for a in args.argv if a != "--resume"] + ([] if args.study else ["--study", str(out)])
         print(f"interrupted; every finished mix is saved in {out}. Continue with:\n"
               f"  sim {shlex.join(again)} --resume", file=sys.stderr)
