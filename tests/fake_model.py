@@ -45,9 +45,9 @@ def tiny_scenario(name: str = "tiny", seed: int = 11, **top) -> Scenario:
                 "TH": {"roles": ["transit"]},
                 "US": {"roles": ["destination"]},
             },
-            "markets": {
-                c: {"sb": {"ref_price_usd_kg": 10.0, "ref_demand_t_per_year": 1000.0}} for c in ("CN", "US")
-            },
+            "markets": {c: {"sb": {"ref_price_usd_kg": 10.0}} for c in ("CN", "US")},
+            "suppliers": {"cn": {"country": "CN", "commodity": "sb", "unit_cost_usd_kg": 5.0,
+                                 "sales_t_per_year": {"CN": 1000.0, "US": 1000.0}}},
             "routes": {"direct": {"destination": "US"}, "via_TH": {"destination": "US", "via": "TH"}},
             "customs": {"CN": {"capacity_per_week": 100.0}},
             **top,

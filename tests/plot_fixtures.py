@@ -30,8 +30,8 @@ def make_scenario(name: str = "demo_ban", crackdown: bool = True, steps: int = 6
     def country(name, roles, lon, lat, **kw):
         return {"name": name, "roles": roles, "lon": lon, "lat": lat, **kw}
 
-    def market(p0, d0, imp=0.0):
-        return {"ref_price_usd_kg": p0, "ref_demand_t_per_year": d0, "imports_from_origin_t_per_year": imp}
+    def market(p0):
+        return {"ref_price_usd_kg": p0}
 
     events = {"ban": {"label": "Export ban to US", "step": 8, "set": {"controls.us.regime": "ban"}}}
     if crackdown:
@@ -52,8 +52,13 @@ def make_scenario(name: str = "demo_ban", crackdown: bool = True, steps: int = 6
             "DE": country("Germany", ["destination"], 10, 51),
             "AU": country("Australia", ["supplier"], 134, -25),
         },
-        "markets": {c: {"sb": market(12.0, 2000, 1500 if c != "CN" else 0),
-                        "ga": market(300.0, 60, 40 if c != "CN" else 0)} for c in ("CN", "US", "DE")},
+        "markets": {c: {"sb": market(12.0), "ga": market(300.0)} for c in ("CN", "US", "DE")},
+        "suppliers": {"cn_sb": {"country": "CN", "commodity": "sb", "unit_cost_usd_kg": 6.0,
+                                "sales_t_per_year": {"CN": 2000, "US": 1500, "DE": 1500}},
+                      "cn_ga": {"country": "CN", "commodity": "ga", "unit_cost_usd_kg": 150.0,
+                                "sales_t_per_year": {"CN": 60, "US": 40, "DE": 40}},
+                      "au_sb": {"country": "AU", "commodity": "sb", "unit_cost_usd_kg": 8.0,
+                                "sales_t_per_year": {"US": 500, "DE": 500}}},
         "routes": {"us_direct": {"destination": "US"}, "us_th": {"destination": "US", "via": "TH"},
                    "us_mx": {"destination": "US", "via": "MX"}, "de_direct": {"destination": "DE"}},
         "controls": {"us": {"commodity": "all", "destination": "US", "regime": "open"}},
@@ -111,9 +116,9 @@ def make_timeseries(s: Scenario, replicates: int, crack_effect: float = 1.0) -> 
             add(rep, "illicit_delivered_t", sum(v for r, v in routes.items() if r != "de_direct") * sh,
                 market="US", commodity=k)
             add(rep, "illicit_delivered_t", routes["de_direct"] * sh, market="DE", commodity=k)
-            legal_us = s.markets["US"][k].imports_from_origin_t_per_year / 52 * (1 - 0.95 * x["ramp"])
+            legal_us = s.suppliers[f"cn_{k}"].sales_t_per_year["US"] / 52 * (1 - 0.95 * x["ramp"])
             add(rep, "legal_imports_t", legal_us, market="US", commodity=k)
-            add(rep, "legal_imports_t", s.markets["DE"][k].imports_from_origin_t_per_year / 52 * np.ones(steps),
+            add(rep, "legal_imports_t", s.suppliers[f"cn_{k}"].sales_t_per_year["DE"] / 52 * np.ones(steps),
                 market="DE", commodity=k)
             add(rep, "allied_supply_t", 5 * sh * (1 + x["ramp"]), market="US", commodity=k)
             cover = 30 * (1 - 0.8 * x["ramp"]) + 8 * x["after"] * x["ramp"] + rng.normal(0, 0.5, steps)
@@ -172,7 +177,7 @@ def kpis_from(ts: pd.DataFrame, s: Scenario) -> pd.DataFrame:
         delivered, seized = tot("illicit_delivered_t", market="US"), tot("seized_t")
         rows.append({
             "replicate": rep, "illicit_delivered_t": delivered,
-            "leakage_share": delivered / (s.markets["US"]["sb"].imports_from_origin_t_per_year * s.steps / 52),
+            "leakage_share": delivered / (s.suppliers["cn_sb"].sales_t_per_year["US"] * s.steps / 52),
             "interdiction_rate": seized / (seized + delivered), "seizures_count": tot("seizures_count"),
             "seized_t": seized, "price_peak_index": us_idx.max(), "price_end_index": us_idx.iloc[-1],
             "origin_price_index": d[(d.metric == "price_index") & (d.market == "CN")]["value"].iloc[-1],

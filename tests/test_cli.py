@@ -39,21 +39,22 @@ CATALOGUE: dict[str, list[tuple]] = {
     "unknown_role.toml": [(5, "countries.TH.roles[1]",
                            "must be one of 'origin', 'transit', 'destination' or 'supplier' (got \"hub\")")],
     "unknown_technology.toml": [(5, "customs.CN.technologies[1]", "must be one of 'xray', ")],
-    "missing_required.toml": [(16, "markets.US.sb.ref_price_usd_kg", "missing required key")],
-    "event_structural.toml": [(6, "events.new_route.set.routes.via_MX.destination",
-                               "would add via_MX to routes (the structure is fixed during a run")],
-    "event_not_settable.toml": [(6, "events.longer.set.steps", "events may change only controls, countries")],
+    "missing_required.toml": [(15, "markets.US.sb.ref_price_usd_kg", "missing required key")],
+    "event_structural.toml": [(6, "events.new_agency.set.customs.TH.capacity_per_week",
+                               "would add TH to customs (the structure is fixed during a run")],
+    "event_not_settable.toml": [(6, "events.longer.set.steps", "cannot change during a run (it is read once")],
     "event_bad_value.toml": [(5, "events.crackdown.set.penalties.arrest_prob", "must be <= 1 (got 1.6)")],
     "duplicate_key.toml": [(7, None, "syntax error: Cannot overwrite a value")],
     "unknown_method_in_eff.toml": [(6, "eff.xray.invisible_ink", "unknown concealment method (known: ")],
     "two_origins.toml": [(23, "markets.TH.sb", "missing market", "parts/base.toml"),
-                         (4, "countries", "exactly one country must have the role 'origin' (found 2)")],
+                         (4, "countries", "exactly one country must have the role 'origin' (found 2)"),
+                         (5, "countries.TH.roles", "the origin cannot also be a transit, destination or supplier")],
     "control_from_step_and_date.toml": [(4, "controls.ban", "give from_step or from_date, not both")],
     "many_mistakes.toml": [(3, "steps", "must be >= 1 (got 0)"),
                            (6, "smugglers.initial", "must be >= 0 (got -5)"),
                            (7, "smugglers.logit", 'expected true or false (got "yes please")'),
                            (10, "routes.direct.leg1_steps", "expected a whole number (got 2.5)"),
-                           (13, "controls.ban.destination", "unknown country 'EU'")],
+                           (13, "controls.ban.destination", "'EU' is not a destination or transit country")],
 }
 
 
@@ -152,10 +153,10 @@ def fake_runner(monkeypatch):
     import sim.plots
     calls = []
 
-    def run_replicates(scenario, replicates, workers=None, scheduler=None, progress=True, **options):
-        calls.extend((scenario.seed, scenario.steps, r) for r in range(replicates))
-        return [fake_result(scenario, r) for r in range(replicates)]
-    monkeypatch.setattr(sim.experiments, "run_replicates", run_replicates)
+    def iter_replicates(scenario, replicates, workers=None, scheduler=None, progress=True, **options):
+        calls.extend((scenario.seed, scenario.steps, r) for r in replicates)
+        return ((r, fake_result(scenario, r)) for r in replicates)
+    monkeypatch.setattr(sim.experiments, "iter_replicates", iter_replicates)
     monkeypatch.setattr(sim.plots, "write_run_charts", lambda run_dir, fmt: None)
     return calls
 
@@ -184,10 +185,10 @@ def test_run_passes_workers_and_progress(capsys, tmp_path, monkeypatch, fake_run
     import sim.experiments
     seen = {}
 
-    def run_replicates(scenario, replicates, workers=None, progress=False, **options):
-        seen.update(replicates=replicates, workers=workers, progress=progress)
-        return [fake_result(scenario, r) for r in range(replicates)]
-    monkeypatch.setattr(sim.experiments, "run_replicates", run_replicates)
+    def iter_replicates(scenario, replicates, workers=None, progress=False, **options):
+        seen.update(replicates=len(replicates), workers=workers, progress=progress)
+        return ((r, fake_result(scenario, r)) for r in replicates)
+    monkeypatch.setattr(sim.experiments, "iter_replicates", iter_replicates)
     assert run_cli(capsys, "run", str(DATA / "base.toml"), "--replicates", "2", "--workers", "4",
                    "--out", str(tmp_path))[0] == 0
     assert seen == {"replicates": 2, "workers": 4, "progress": True}
@@ -203,20 +204,25 @@ def test_run_draws_charts_inside_the_atomic_write(capsys, tmp_path, monkeypatch,
     assert (only_run(tmp_path) / "charts" / "prices.svg").read_text() == "chart"
 
 
-def test_a_failing_chart_costs_a_warning_not_the_run(capsys, tmp_path, monkeypatch, fake_runner):
+def test_a_failing_chart_keeps_the_results_and_exits_1(capsys, tmp_path, monkeypatch, fake_runner):
     def write_run_charts(run_dir, fmt):
+        (run_dir / "charts").mkdir()
+        (run_dir / "charts" / "prices.png").write_text("chart")
         raise ValueError("no data to plot")
     monkeypatch.setattr("sim.plots.write_run_charts", write_run_charts)
-    status, _, err = run_cli(capsys, "run", str(DATA / "base.toml"), "--out", str(tmp_path))
-    assert status == 0 and "warning: charts not written: ValueError: no data to plot" in err
-    assert (only_run(tmp_path) / "kpis.csv").is_file()
+    status, out, err = run_cli(capsys, "run", str(DATA / "base.toml"), "--out", str(tmp_path))
+    run = only_run(tmp_path)
+    assert status == 1 and "illicit_delivered_t" in out
+    assert err.strip().splitlines()[-1] == (f"charts incomplete (1 drawn): ValueError: no data to plot; the "
+                                            f"results are complete, redraw the charts with: sim plot {run}")
+    assert (run / "kpis.csv").is_file()
 
 
 @pytest.mark.parametrize("where", ["replicates", "charts"])
 def test_ctrl_c_writes_nothing_and_exits_130(capsys, tmp_path, monkeypatch, fake_runner, where):
     def interrupt(*a, **k):
         raise KeyboardInterrupt
-    target = "sim.experiments.run_replicates" if where == "replicates" else "sim.plots.write_run_charts"
+    target = "sim.experiments.iter_replicates" if where == "replicates" else "sim.plots.write_run_charts"
     monkeypatch.setattr(target, interrupt)
     status, out, err = run_cli(capsys, "run", str(DATA / "base.toml"), "--out", str(tmp_path))
     assert status == 130 and err.splitlines()[-1] == "interrupted; no results written"
@@ -225,7 +231,7 @@ def test_ctrl_c_writes_nothing_and_exits_130(capsys, tmp_path, monkeypatch, fake
 
 def test_run_with_bad_options_names_the_option(capsys, tmp_path, fake_runner):
     status, _, err = run_cli(capsys, "run", str(DATA / "base.toml"), "--steps", "0", "--out", str(tmp_path))
-    assert status == 2 and err == "--steps: steps: must be >= 1 (got 0)\n"
+    assert status == 2 and err == "--steps: must be >= 1 (got 0)\n"
     status, _, err = run_cli(capsys, "run", str(DATA / "base.toml"), "--steps", "10", "--out", str(tmp_path))
     assert status == 2 and "events.crackdown.date: falls on step 18, outside the horizon 0..9" in err
     assert fake_runner == [] and not (tmp_path / "test_base").exists()

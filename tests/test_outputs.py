@@ -54,20 +54,30 @@ def test_run_folder_has_every_file_readable(tmp_path, scenario, results):
     run = outputs.write_run(scenario, results, tmp_path, ["sim", "run", "x.toml"], T0, T1)
     assert run.parent == tmp_path / "test_base"
     assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{6}", run.name)
-    assert sorted(p.name for p in run.iterdir()) == ["kpis.csv", "kpis.json", "manifest.json", "timeseries.parquet"]
+    assert sorted(p.name for p in run.iterdir()) == ["kpi_summary.csv", "kpis.csv", "kpis.json", "manifest.json",
+                                                     "timeseries.parquet"]
     assert [p.name for p in run.parent.iterdir()] == [run.name]  # no partial folder left
+    assert {oct(p.stat().st_mode & 0o777) for p in run.iterdir()} == {"0o644"}
 
     ts = pd.read_parquet(run / "timeseries.parquet")
     assert len(ts) == 3 * 2 * scenario.steps
     assert list(ts["replicate"].unique()) == [0, 1, 2]
     assert ts["date"].iloc[1] == pd.Timestamp("2024-01-08")
+    assert set(ts["run_id"]) == {run.name} and set(ts["scenario"]) == {"test_base"}
+    for k in ("route", "checkpoint", "method", "supplier"):  # unused keys are null, not ""
+        assert ts[k].isna().all(), k
+    assert (ts["market"] == "US").all()
 
-    csv = pd.read_csv(run / "kpis.csv", dtype={"replicate": str})
-    assert list(csv["replicate"]) == ["0", "1", "2", "mean", "p05", "p95"]
-    assert csv.loc[3, "illicit_delivered_t"] == pytest.approx(3100.0)
-    assert csv.loc[4, "illicit_delivered_t"] == pytest.approx(np.percentile([3000, 3100, 3200], 5))
-    assert csv.loc[3, "weeks_to_halve"] == pytest.approx(5.5)            # NaN skipped
+    csv = pd.read_csv(run / "kpis.csv")  # per replicate only: every column numeric
+    assert list(csv["replicate"]) == [0, 1, 2]
+    assert all(pd.api.types.is_numeric_dtype(csv[c]) for c in csv.columns)
     assert math.isnan(csv.loc[0, "weeks_to_halve"])
+    summary = pd.read_csv(run / "kpi_summary.csv").set_index("kpi")
+    assert list(summary.columns) == ["unit", "mean", "p05", "p95"]
+    assert summary.loc["illicit_delivered_t", "unit"] == "t" and summary.loc["leakage_share", "unit"] == "share"
+    assert summary.loc["illicit_delivered_t", "mean"] == pytest.approx(3100.0)
+    assert summary.loc["illicit_delivered_t", "p05"] == pytest.approx(np.percentile([3000, 3100, 3200], 5))
+    assert summary.loc["weeks_to_halve", "mean"] == pytest.approx(5.5)            # NaN skipped
 
     k = json.loads((run / "kpis.json").read_text())
     assert [r["replicate"] for r in k["per_replicate"]] == [0, 1, 2]
@@ -89,7 +99,7 @@ def test_manifest_records_seeds_events_versions_and_the_resolved_scenario(tmp_pa
     assert ss.generate_state(4).tolist() == np.random.SeedSequence(7).spawn(3)[1].generate_state(4).tolist()
     assert m["events"] == [{"id": "crackdown", "label": "Crackdown", "step": 18, "date": "2024-05-06"}]
     assert {"python", "sim", "numpy", "pandas", "pydantic"} <= set(m["versions"])
-    assert m["scenario"]["controls"]["ban"]["quota_t_per_year"] == "inf"
+    assert m["scenario"]["controls"]["ban"]["quota_t_per_year"] is None   # no quota: null in JSON
     assert Scenario.model_validate(m["scenario"]) == scenario
 
 
@@ -117,11 +127,14 @@ def test_a_failure_while_writing_leaves_nothing_behind(tmp_path, scenario, resul
 
 
 def test_a_failure_in_the_parquet_writer_leaves_nothing_behind(tmp_path, scenario, results, monkeypatch):
+    import pyarrow.parquet as pq
+
     def broken(self, *a, **k):
         raise OSError("no space left on device")
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", broken)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", broken)
+    with pytest.raises(OSError) as e:
         outputs.write_run(scenario, results, tmp_path, [], T0, T1)
+    assert e.value.filename.endswith("timeseries.parquet") and e.value.strerror == "No space left on device"
     assert list((tmp_path / "test_base").iterdir()) == []
 
 
@@ -137,16 +150,42 @@ def test_scenario_names_become_safe_folder_names():
     assert outputs.folder_name("..") == "scenario"
 
 
-def test_summary_table_has_units_percent_and_separators(scenario, results):
+def test_summary_table_has_units_percent_and_separators_and_fits_80_columns(scenario, results):
     text = tables.format_summary(tables.kpi_table(results))
     lines = text.splitlines()
     assert lines[0].split() == ["KPI", "unit", "mean", "5", "%", "95", "%"]
-    row = {ln.split()[0]: ln.split()[1:] for ln in lines[1:]}
+    row = {ln.split()[0]: ln.split()[1:] for ln in lines[2:]}
     assert row["illicit_delivered_t"] == ["t", "3,100", "3,010", "3,190"]
     assert row["leakage_share"] == ["%", "30.0", "25.5", "34.5"]         # shares shown in percent
-    assert row["enforcement_cost_usd"] == ["USD", "1,500,000", "1,500,000", "1,500,000"]
+    assert row["enforcement_cost_usd"] == ["USD", "1.5", "M", "1.5", "M", "1.5", "M"]
     assert row["weeks_to_halve"] == ["weeks", "5.50", "5.05", "5.95"]
-    assert len({len(ln) for ln in lines}) == 1                          # aligned columns
+    assert max(len(ln) for ln in lines) <= 80
+    # right-aligned numbers: each value column ends at the same place in every row
+    ends = {ln.rfind("3,190") + 5 for ln in lines if "3,190" in ln} | {len(lines[0].rstrip())}
+    assert len(ends) == 1
+
+
+def test_comparison_table_fits_80_columns_with_long_names():
+    names = ["antimony_ban_2024_with_a_long_name", "crackdown_2025_and_more", "third_scenario"]
+    rows = [{"scenario": n, "kpi": k, "mean": m * (i + 1), "p05": m * 0.9 * (i + 1), "p95": m * 1.1 * (i + 1),
+             "diff_mean": 0.0 if i == 0 else -m * i, "diff_p05": 0.0 if i == 0 else -m * i * 1.2,
+             "diff_p95": 0.0 if i == 0 else -m * i * 0.8}
+            for i, n in enumerate(names) for k, m in (("inspections_per_seizure", 123.4), ("enforcement_cost_usd", 5.4e7),
+                                                      ("leakage_share", 0.678), ("transit_import_surge", 34.2))]
+    text = tables.format_comparison(pd.DataFrame(rows))
+    assert max(len(ln) for ln in text.splitlines()) <= 80
+    assert "A: antimony_ban_2024_with_a_long_name (baseline)" in text and "C: third_scenario" in text
+    assert text.count("B - A") == 1 and text.count("C - A") == 1   # one table per scenario against the baseline
+    assert "-54 M" in text and "67.8" in text and "-67.8" in text  # money in M; shares and their differences in %
+
+
+def test_json_summary_keeps_stored_units(scenario, results):
+    doc = tables.summary_json(tables.kpi_table(results), run_id="x")
+    doc = json.loads(json.dumps(doc, allow_nan=False))  # standard JSON
+    assert doc["run_id"] == "x"
+    assert doc["kpis"]["leakage_share"] == {"unit": "share", "mean": pytest.approx(0.3), "p05": pytest.approx(0.255),
+                                            "p95": pytest.approx(0.345)}
+    assert doc["kpis"]["weeks_to_halve"]["unit"] == "weeks"
 
 
 def test_units_and_number_format():
@@ -154,5 +193,8 @@ def test_units_and_number_format():
     assert tables.kpi_unit("min_stock_cover_days") == ("days", 1.0)
     assert tables.kpi_unit("interdiction_rate") == ("%", 100.0)
     assert tables.kpi_unit("arrests") == ("", 1.0)
-    assert [tables.fmt_number(v) for v in (math.nan, 0.0, 0.01234, 3.14159, 42.0, 1234567.8)] == \
-        ["n/a", "0", "0.0123", "3.14", "42.0", "1,234,568"]
+    assert [tables.fmt_number(v) for v in (math.nan, 0.0, 0.01234, 3.14159, 42.0, 4321.0, 1234567.8, -2.5e9)] == \
+        ["n/a", "0", "0.0123", "3.14", "42.0", "4,321", "1.23 M", "-2.5 bn"]
+    assert tables.band_text(13936, 14276) == "13,936\u201314,276"
+    assert tables.band_text(-6939, -5657, sign=True) == "-6,939 to -5,657"
+    assert tables.band_text(1.59e7, 1.63e7) == "15.9\u201316.3 M"

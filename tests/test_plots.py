@@ -30,7 +30,7 @@ from sim.plots import (
     write_run_charts,
     write_sweep_charts,
 )
-from sim.plots.brief import TITLE
+from sim.plots.answer import TITLE
 from sim.plots.style import STYLE
 
 REPS = 4
@@ -107,20 +107,22 @@ def test_prices_panels_series_dates_events_and_computed_subtitle(run):
     plt.close(fig)
 
 
-def test_flows_stack_one_area_per_route_and_seizure_line(run):
+def test_flows_stack_route_means_that_add_up_to_the_mean_total_with_its_band(run):
     fig = build("flows", run)
     ax = fig.axes[0]
-    assert len(ax.collections) == 4  # stackplot: one PolyCollection per route
-    assert [ln.get_label() for ln in labelled_lines(ax)] == ["Seized (all checkpoints)"]
+    stacks = ax.collections[:4]  # stackplot: one PolyCollection per route, then the total's band
+    assert [ln.get_label() for ln in labelled_lines(ax)] == ["Seized, all checkpoints (mean)"]
     assert ax.get_ylabel() == "Tonnes per week" and ax.get_ylim()[0] == 0.0
     labels = ax.get_legend_handles_labels()[1]
-    assert "CN → TH → US" in labels and "CN → MX → US" in labels
-    # stack top at its highest equals the sum of route medians in t/week (7-day steps)
+    assert "CN → TH → US" in labels and "CN → MX → US" in labels and "Total: 5-95 % of replicates" in labels
+    # the stack's top is the mean over replicates of the total (t/week, 7-day steps): parts add up
     ts = run.ts[run.ts.metric == "illicit_route_t"]
-    med = ts.groupby(["route", "date", "replicate"])["value"].sum().groupby(["route", "date"]).median()
-    top = med.groupby("date").sum().max()
-    stacked_top = max(p.vertices[:, 1].max() for p in ax.collections[-1].get_paths())
-    assert stacked_top == pytest.approx(top, rel=1e-9)
+    total = ts.groupby(["date", "replicate"])["value"].sum().groupby("date")
+    stacked_top = max(p.vertices[:, 1].max() for p in stacks[-1].get_paths())
+    assert stacked_top == pytest.approx(total.mean().max(), rel=1e-9)
+    band = ax.collections[4]
+    assert band.get_label() == "Total: 5-95 % of replicates"
+    assert max(p.vertices[:, 1].max() for p in band.get_paths()) == pytest.approx(total.quantile(0.95).max())
     plt.close(fig)
 
 
@@ -251,10 +253,14 @@ def test_sweep_one_two_and_many_parameters_and_sobol(tmp_path):
     with style():
         fig = fig_sobol(sob)
     ax = fig.axes[0]
-    assert len(ax.patches) == 6 and ax.get_xlim() == (0.0, 1.0)  # S1 and ST per parameter
+    bars = [p for p in ax.patches if p.get_height() == pytest.approx(0.38)]
+    assert len(bars) == 6  # S1 and ST per parameter
+    lo, hi = ax.get_xlim()  # the axis spans the estimates and their intervals, and at least 0-1
+    reach = (sob[["S1", "ST"]].to_numpy() + sob[["S1_conf", "ST_conf"]].to_numpy()).max()
+    assert lo <= min(0.0, (sob["S1"] - sob["S1_conf"]).min()) and hi >= max(1.0, reach)
     plt.close(fig)
     paths = write_sweep_charts(tmp_path, p1, sob, "png")
-    assert [p.name for p in paths] == ["response.png", "sobol.png"]
+    assert [p.name for p in paths] == ["response.png", "cost_leakage.png", "sobol.png"]
     p3 = make_sweep_points({"a.x": [1, 2], "b.y": [1, 2], "c.z": [1, 2]}, replicates=1)
     assert write_sweep_charts(tmp_path / "many", p3)[0].exists()
 
@@ -288,9 +294,9 @@ def test_brief_is_one_a4_page_with_text(runs, tmp_path):
     box = reader.pages[0].mediabox
     assert (round(float(box.width)), round(float(box.height))) == (595, 842)  # A4 portrait in points
     text = reader.pages[0].extract_text()
-    for s in (TITLE, "illicit_delivered_t", "Illicit deliveries (t)", "How much antimony", "ban_only",
-              "crackdown", runs["strong"].name, "seed 7"):
-        assert s in text, s
+    for s in (TITLE, "Answer: Compared with ban_only, crackdown cuts illicit", "Illicit deliveries (t)",
+              "How much antimony", "ban_only", "crackdown", runs["strong"].name, "seed 7", "Caveats:"):
+        assert s in " ".join(text.split()), s
 
 
 def test_cli_plot_and_brief(runs, tmp_path, capsys, monkeypatch):

@@ -44,7 +44,7 @@ def test_base_fixture_loads_with_dates_and_defaults():
     assert s.origin == "CN" and s.ids("transit") == ["TH"]
     assert s.control_step(s.controls["ban"]) == 9            # 2024-03-04 is 63 days after 2024-01-01
     assert s.event_step(s.events["crackdown"]) == 18
-    assert math.isinf(s.controls["ban"].quota_t_per_year)
+    assert s.controls["ban"].quota_t_per_year is None                  # no quota unless given
     assert s.customs["CN"].technologies == ["xray", "document_check"]  # default kept
 
 
@@ -85,11 +85,11 @@ def _rel(p: Path) -> str:
 def test_errors_in_a_base_point_into_the_base_file(tmp_path):
     base = (DATA / "base.toml").read_text().replace("elasticity = 0.4", "elasticity = -0.4")
     write(tmp_path, "base.toml", base)
-    write(tmp_path, "child.toml", 'extends = "base.toml"\nname = "c"\n\n[markets.US.sb]\nprice_cap = 0.5\n')
+    write(tmp_path, "child.toml", 'extends = "base.toml"\nname = "c"\n\n[markets.US.sb]\nbackstop_index = 0.5\n')
     line = base.splitlines().index("elasticity = -0.4") + 1
     msgs = errors(tmp_path / "child.toml")
     assert f"{_rel(tmp_path / 'base.toml')}:{line}: commodities.sb.elasticity: must be > 0 (got -0.4)" in msgs
-    assert f"{tmp_path / 'child.toml'}:5: markets.US.sb.price_cap: must be >= 1 (got 0.5)" in msgs
+    assert f"{tmp_path / 'child.toml'}:5: markets.US.sb.backstop_index: must be > 1 (got 0.5)" in msgs
 
 
 def test_missing_file_and_non_toml_file_are_one_line_errors(tmp_path):
@@ -106,7 +106,7 @@ def test_all_pydantic_and_reference_errors_come_in_one_pass(tmp_path):
     write(tmp_path, "base.toml", (DATA / "base.toml").read_text())
     msgs = errors(p)
     assert any(":2: steps: must be >= 1 (got 0)" in m for m in msgs)
-    assert any(":5: controls.ban.destination: unknown country 'EU'" in m for m in msgs)
+    assert any(":5: controls.ban.destination: 'EU' is not a destination or transit country" in m for m in msgs)
 
 
 # ---------------------------------------------------------------- --set overrides ----
@@ -117,14 +117,14 @@ def test_set_overrides_values_of_every_type():
         "controls.ban.from_date=2024-02-05",                   # TOML date
         "customs.TH.technologies=[\"xray\", \"ai_image\"]",    # array
         "smugglers.logit=false",
-        'name="two words"',
+        'description="two words"',
         'events.crackdown.set."penalties.arrest_prob"=0.7',    # quoted key with dots
     ])
     assert s.customs["CN"].capacity_per_week == 900
     assert s.controls["ban"].regime == "license"
     assert s.control_step(s.controls["ban"]) == 5
     assert s.customs["TH"].technologies == ["xray", "ai_image"]
-    assert s.smugglers.logit is False and s.name == "two words"
+    assert s.smugglers.logit is False and s.description == "two words"
     assert s.events["crackdown"].set["penalties.arrest_prob"] == 0.7
     assert s.customs["TH"].capacity_per_week == 250.0          # rest of the child's table kept
 
@@ -138,7 +138,8 @@ def test_set_overrides_values_of_every_type():
     ("penalties.arrest_prob.x=1", "--set: penalties.arrest_prob: expected a number (got a table)"),
     ("customs.CN.capacity_per_week", "--set: 'customs.CN.capacity_per_week': expected KEY=VALUE"),
     ("=5", "--set: '=5': expected KEY=VALUE"),
-    ("name=two words", "--set: name: cannot read the value 'two words'"),
+    ("description=two words", "--set: description: cannot read the value 'two words'"),
+    ('name="two words"', "--set: name: string should match pattern"),
 ])
 def test_bad_overrides_are_reported_as_set(override, expected):
     msgs = errors(DATA / "base.toml", [override])
@@ -147,9 +148,10 @@ def test_bad_overrides_are_reported_as_set(override, expected):
 
 def test_override_that_breaks_a_reference_elsewhere_points_at_the_file():
     msgs = errors(DATA / "base.toml", ["countries.TH.roles=[\"destination\"]"])
-    assert msgs == [f"{DATA / 'base.toml'}:23: markets.TH.sb: missing market (every origin and destination "
-                    "needs one per commodity)",
-                    f"{DATA / 'base.toml'}:41: routes.via_TH.via: 'TH' is not a transit country"]
+    assert msgs == [f"{DATA / 'base.toml'}:18: countries.TH.baseline_imports_t_per_year: only a transit country has this",
+                    f"{DATA / 'base.toml'}:23: markets.TH.sb: missing market (the origin and every destination "
+                    "need one per commodity)",
+                    f"{DATA / 'base.toml'}:51: routes.via_TH.via: 'TH' is not a transit country"]
 
 
 def test_labelled_override_names_its_option():
@@ -174,7 +176,7 @@ def test_events_apply_in_step_order_and_may_build_on_each_other(tmp_path):
               'set = { "controls.ban.regime" = "license" }\n')
     assert load_scenario(p).events["later"].step == 20
     bad = write(tmp_path, "t.toml", 'extends = "base.toml"\n\n[events.x]\nstep = 3\n'
-                'set = { "markets.US.sb.price_cap" = 0.5, "customs.TH.capacity_per_week" = 5 }\n')
+                'set = { "markets.US.sb.backstop_index" = 0.5, "customs.TH.capacity_per_week" = 5 }\n')
     msgs = errors(bad)
     assert f"{bad}:5: events.x.set.customs.TH.capacity_per_week: would add TH to customs" in msgs[0]
     assert len(msgs) == 1  # the event is not validated further once its structure is wrong
@@ -183,12 +185,14 @@ def test_events_apply_in_step_order_and_may_build_on_each_other(tmp_path):
 def test_event_value_errors_name_the_event_key(tmp_path):
     write(tmp_path, "base.toml", (DATA / "base.toml").read_text())
     p = write(tmp_path, "s.toml", 'extends = "base.toml"\n\n[events.x]\nstep = 3\n\n[events.x.set]\n'
-              '"markets.US.sb.price_cap" = 0.5\n"customs.CN" = { capasity_per_week = 1 }\n')
+              '"markets.US.sb.backstop_index" = 0.5\n"customs.CN.capasity_per_week" = 1\n"steps" = 60\n')
     msgs = errors(p)
     assert msgs == [
-        f"{p}:7: events.x.set.markets.US.sb.price_cap: must be >= 1 (got 0.5)",
-        f"{p}:8: events.x.set.customs.CN.capasity_per_week: unknown key 'capasity_per_week' "
-        "(did you mean 'capacity_per_week'?)",
+        f"{p}:7: events.x.set.markets.US.sb.backstop_index: must be > 1 (got 0.5)",
+        f"{p}:8: events.x.set.customs.CN.capasity_per_week: cannot change during a run (it is read once, when "
+        "the world is built); events may set only the keys marked runtime in docs/scenario-format.md",
+        f"{p}:9: events.x.set.steps: cannot change during a run (it is read once, when the world is built); "
+        "events may set only the keys marked runtime in docs/scenario-format.md",
     ]
 
 
@@ -226,9 +230,9 @@ def test_dump_toml_round_trips(tmp_path, name):
     s = load_scenario(DATA / name, ["controls.ban.regime=license", "controls.ban.quota_t_per_year=1500.5"])
     s2 = load_scenario(write(tmp_path, "dumped.toml", dump_toml(s)))
     assert s2 == s
-    s = load_scenario(DATA / name)  # quota inf by default
+    s = load_scenario(DATA / name)  # no quota by default: the key is left out
     text = dump_toml(s)
-    assert re.search(r"^quota_t_per_year = inf$", text, re.M)
+    assert not re.search(r"^quota_t_per_year", text, re.M)
     assert re.search(r"^start_date = 2024-01-01$", text, re.M)  # a TOML date, not text
     assert load_scenario(write(tmp_path, "d2.toml", text)) == s
 
@@ -256,8 +260,8 @@ def test_format_doc_lists_every_key_and_its_example_loads(tmp_path):
     text = docgen.generate()
     for f in Scenario.model_fields:
         assert f"| `{f}` |" in text
-    assert "| `capacity_per_week` | number | per week | `100` | ≥ 0 |" in text
-    assert "| `ref_price_usd_kg` | number | USD/kg | **required** | > 0 |" in text
+    assert "| `capacity_per_week` | number | per week | `100` | ≥ 0, ≤ 10000000 | runtime |" in text
+    assert "| `ref_price_usd_kg` | number | USD/kg | **required** | > 0, ≤ 100000 |  |" in text
     example = re.search(r"```toml\n(.*?)```", text, re.S).group(1)
     s = load_scenario(write(tmp_path, "minimal.toml", example))
     assert s.control_step(s.controls["ban"]) == 9

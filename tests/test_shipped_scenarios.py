@@ -15,6 +15,8 @@ import pytest
 
 from sim.cli import main
 from sim.model.kpis import compute_kpis
+from sim.model.metrics import KEYS, KPI_NAMES
+from sim.model.metrics import METRICS as REGISTERED
 from sim.model.model import SmugglingModel
 from sim.scenario import docgen, load_scenario, template
 from sim.scenario.schema import METHODS, TECHS, Scenario
@@ -22,18 +24,10 @@ from sim.scenario.schema import METHODS, TECHS, Scenario
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 FILES = sorted(SCENARIOS.glob("*.toml"))
 
-# CONTRACTS.md, "Timeseries long format" and "KPI names".
-COLUMNS = ["replicate", "step", "date", "metric", "market", "commodity", "route", "checkpoint", "method",
-           "value"]
-METRICS = {"price_usd_kg", "gray_price_usd_kg", "price_index", "legal_imports_t", "allied_supply_t",
-           "illicit_delivered_t", "illicit_route_t", "illicit_method_t", "departed_t", "crossing_t",
-           "seized_t", "seizures_count", "inspections", "stock_cover_days", "defense_shortfall_t",
-           "active_smugglers", "jailed_smugglers", "bankrupt_smugglers", "entries", "arrests",
-           "fines_usd", "enforcement_cost_usd", "smuggler_profit_usd"}
-KPIS = {"illicit_delivered_t", "leakage_share", "interdiction_rate", "seizures_count", "seized_t",
-        "price_peak_index", "price_end_index", "origin_price_index", "transit_import_surge",
-        "active_smugglers_peak", "arrests", "defense_shortfall_t", "min_stock_cover_days",
-        "enforcement_cost_usd", "fines_usd", "smuggler_profit_usd", "weeks_to_halve"}
+# The long format of MODEL.md §6 and the names in the registry (sim.model.metrics).
+COLUMNS = ["replicate", "step", "date", "metric", *KEYS, "value"]
+METRICS = {m.name for m in REGISTERED if m.name != "transit_imports_t"}
+KPIS = set(KPI_NAMES)
 
 
 def smoke_steps(s: Scenario) -> int:
@@ -106,19 +100,20 @@ def key_paths(data, prefix=()):
             yield from key_paths(v, prefix + (k,))
 
 
-ALTERNATIVE = re.compile(r"(?m)^# ([a-z_]+ = \S+)  # instead of [a-z_]+$")
+ALTERNATIVE = re.compile(r"(?m)^# ([a-z_]+ = \S+)  # (?:instead of [a-z_]+|optional)$")
 
 
 def test_template_is_a_runnable_scenario_that_says_it_is_the_template():
     s = load_scenario(template.TEMPLATE_PATH)
     assert s.name == "template" and "template" in s.description.lower()
-    assert s.ids("origin") == ["CN"] and s.ids("transit") == ["TH"] and s.ids("destination") == ["US"]
+    assert s.ids("origin") == ["CN"] and s.ids("transit") == ["TH"] and s.ids("destination") == ["US", "ROW"]
     assert list(s.commodities) == ["sb2o3"] and len(s.events) == 1
     assert [c.regime for c in s.controls.values()] == ["license"]
     # commented-out alternatives are consistent with the keys given
     alts = dict(line.split(" = ") for line in ALTERNATIVE.findall(template.TEMPLATE_PATH.read_text()))
     assert alts == {"from_step": str(s.control_step(s.controls["licence"])),
-                    "step": str(s.event_step(s.events["crackdown"]))}
+                    "step": str(s.event_step(s.events["crackdown"])),
+                    "initial_price_index": "1.0", "initial_stock_days": "30.0"}
 
 
 def test_template_lists_every_key_of_the_schema():
@@ -148,7 +143,7 @@ def test_template_lists_every_key_of_the_schema():
         if len(named) > 1 or p[-1] != "*":  # all but a top-level table of plain values (eff: banner only)
             fields.add(named[-1])
     assert not fields - explained, f"keys without a comment: {sorted(fields - explained)}"
-    assert "# ref_price_usd_kg" not in text and "[unit: USD/kg; required; range: > 0]" in text
+    assert "# ref_price_usd_kg" not in text and "[unit: USD/kg; required; range: > 0, ≤ 100000]" in text
 
 
 def test_template_in_step_with_the_schema():

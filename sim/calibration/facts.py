@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sim import __version__
+from sim.calibration import targets
 from sim.model.kpis import rolling_mean
 from sim.scenario import load_scenario
 
@@ -207,3 +208,31 @@ def cmd_validate_facts(args) -> int:
     atomic_write_text(Path(args.out), markdown(table, args.replicates, args.seed, command))
     print(f"\nreport written to {args.out}")
     return 0 if (table["result"] != "FAIL").all() else 1
+
+
+# ---------------------------------------------------------------- the calibration registry --
+# The v1 facts above as sim.calibration.targets facts, so `sim calibrate` runs on today's model.
+# Model v2 replaces them (MODEL.md §8): define the v2 facts with `targets.fact` and drop these.
+@dataclass(frozen=True)
+class OnOneRun:
+    """A v1 fact function f(timeseries, scenario) as a measure of one scenario's run."""
+
+    fn: Callable
+    scenario: str
+
+    def __call__(self, runs) -> float:
+        run = runs[self.scenario]
+        return self.fn(run.timeseries, run.scenario)
+
+
+def _register_v1(registry: targets.Registry) -> None:
+    roles = {"S3": "held_out", "S7": "reported"}       # S3 is v2's H1 in spirit: never a target
+    stated = {"S1": 3834.0, "S4": 67.0, "S5": 27.0, "S6": 130.0}  # the values the record states
+    for f in FACTS:
+        name = Path(f.scenario).stem
+        band = targets.Band(f.lo, f.hi, stated.get(f.id))
+        registry.add(targets.Fact(f.id, f.text, f.source, band, roles.get(f.id, "calibration"), (name,),
+                                  OnOneRun(f.measure, name), f.unit))
+
+
+_register_v1(targets.REGISTRY)

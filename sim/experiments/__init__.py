@@ -11,6 +11,7 @@ from sim.experiments.compare import compare, comparison_table, format_comparison
 from sim.experiments.execution import (
     ExperimentError,
     RunFailure,
+    iter_replicates,
     kpi_frame,
     replicate_seed,
     run_kpis,
@@ -22,6 +23,7 @@ from sim.experiments.sweep import Vary, parse_vary, points_frame, read_runs, sob
 
 __all__ = [
     "run_replicates",
+    "iter_replicates",
     "run_kpis",
     "compare",
     "sweep",

@@ -194,6 +194,7 @@ def write_compare(
     fmt: str = "png",
     run_charts: Callable | None = None,
     compare_charts: bool = True,
+    extra_manifest: dict | None = None,
 ) -> Path:
     """Write <out_root>/compare-<names>/<run-id>/ atomically and return its path.
 
@@ -202,6 +203,7 @@ def write_compare(
     out and listed in its manifest) and the comparison charts (sim.plots.write_compare_charts).
     `scenarios` are the common-seed copies that ran (see `common_seed_scenarios`).
     run_charts(run_dir) draws a scenario's own charts inside its folder (None: no charts).
+    extra_manifest: entries added to every scenario's manifest and to comparison.json (e.g. the posterior).
     """
     from sim.outputs import results as outputs
 
@@ -212,7 +214,8 @@ def write_compare(
     partial, final = parent / f".{run_id}.partial", parent / run_id
     partial.mkdir()
     try:
-        extra = {"compare": {"scenarios": names, "baseline": names[0], "common_seed": scenarios[0].seed}}
+        extra = {"compare": {"scenarios": names, "baseline": names[0], "common_seed": scenarios[0].seed},
+                 **(extra_manifest or {})}
         run_dirs: dict[str, Path] = {}
         for sc in scenarios:
             res = results_by_scenario[sc.name]
@@ -246,6 +249,7 @@ def write_compare(
             "started": started.isoformat(),
             "ended": ended.isoformat(),
             "rows": json.loads(table.to_json(orient="records")),
+            **(extra_manifest or {}),
         }
         (partial / "comparison.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         if compare_charts:

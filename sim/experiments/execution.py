@@ -9,7 +9,6 @@ depend on the executor or on the number of workers. A run that raises is recorde
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import signal
 import sys
@@ -18,10 +17,9 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from multiprocessing import forkserver
 from typing import Any
 
 import numpy as np
@@ -70,11 +68,65 @@ def replicate_seed(master_seed: int, replicate: int) -> np.random.SeedSequence:
     return model_seed(master_seed, replicate)
 
 
-def default_run_fn() -> Callable:
-    """`sim.model.runner.run_replicate`, imported only when needed."""
-    from sim.model.runner import run_replicate
+class ModelRef:
+    """A function named by module and name, imported where it is first called.
 
-    return run_replicate
+    Picklable by name, so a process that only hands runs to workers never imports the
+    model itself; a test's monkeypatch of the module attribute is seen by in-process runs.
+    """
+
+    def __init__(self, module: str, name: str):
+        self.module, self.name = module, name
+
+    def __call__(self, *args, **kwargs):
+        import importlib
+
+        return getattr(importlib.import_module(self.module), self.name)(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"{self.module}.{self.name}"
+
+
+MODEL = ModelRef("sim.model.runner", "run_replicate")
+
+
+def default_run_fn() -> Callable:
+    """The model, `sim.model.runner.run_replicate`, imported only where it runs (see ModelRef)."""
+    return MODEL
+
+
+def preload_modules(run_fn: Callable) -> list[str]:
+    """Modules the workers' fork server imports once: this one, the run function's, and
+    sim.experiments.warm (loads the model's compiled kernels, so workers start with them)."""
+    inner = getattr(run_fn, "run_fn", None) or run_fn  # wrappers keep the model function as .run_fn
+    mod = inner.module if isinstance(inner, ModelRef) else (
+        getattr(inner, "__module__", None) or type(inner).__module__)
+    return [__name__] + ([mod] if mod and mod != "__main__" else []) + ["sim.experiments.warm"]
+
+
+def local_workers(workers: int | None, runs: int) -> int:
+    """Worker processes for `runs` local runs: `workers`, at most one per run.
+
+    With the default (None: one per CPU), as many runs as CPUs or fewer run in this
+    process unless a pool is already running: starting worker processes costs about what
+    one run costs, so it would not pay (see benchmarks/README.md, "Executor").
+    """
+    w = min(check_executor(workers, None), max(runs, 1))
+    if workers is None and w > 1 and runs <= w:
+        from sim.experiments import pool
+
+        if not pool.running(w):
+            return 1
+    return w
+
+
+def prestart(workers: int | None, runs: int, run_fn: Callable | None = None) -> None:
+    """Start the workers' fork server now (it imports the model in the background) when
+    `runs` runs will use more than one local worker; the caller goes on meanwhile."""
+    if local_workers(workers, runs) > 1:
+        from sim.experiments import pool
+
+        pool.prestart(preload_modules(run_fn or MODEL))
 
 
 def replicate_list(replicates: int | Sequence[int]) -> list[int]:
@@ -115,45 +167,6 @@ def call_model(run_fn: Callable, scenario, replicate: int, steps: int | None, kp
 def _one_line(e: BaseException) -> str:
     msg = " ".join(str(e).split())
     return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
-
-
-def _pool_context(run_fn: Callable):
-    """forkserver where available (no fork of a process holding numba threads), else spawn.
-
-    The fork server imports this module and the run function's module once, so workers
-    forked from it start without re-importing pandas, pydantic or the model.
-    """
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    ctx = multiprocessing.get_context("forkserver")
-    inner = getattr(run_fn, "run_fn", None) or run_fn  # wrappers keep the model function as .run_fn
-    mod = getattr(inner, "__module__", None) or type(inner).__module__
-    ctx.set_forkserver_preload([__name__] + ([mod] if mod and mod != "__main__" else []))
-    if threading.current_thread() is threading.main_thread():
-        # Start the server with Ctrl-C ignored: it would otherwise print a traceback when
-        # interrupted while importing, and its children (the workers) inherit the setting.
-        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            forkserver.ensure_running()
-        finally:
-            signal.signal(signal.SIGINT, old)
-    return ctx
-
-
-def _worker_init() -> None:
-    """Workers ignore Ctrl-C: a KeyboardInterrupt inside a worker can leave the pool's result
-    queue locked. The parent catches it and terminates the workers (`_terminate_workers`)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _terminate_workers(ex: ProcessPoolExecutor) -> None:
-    """Kill the pool's worker processes (the pool then counts as broken and shuts down fast)."""
-    stop = getattr(ex, "terminate_workers", None)  # Python >= 3.14
-    if stop is not None:
-        stop()
-        return
-    for proc in list((getattr(ex, "_processes", None) or {}).values()):
-        proc.terminate()
 
 
 def check_executor(workers: int | None, scheduler: str | None) -> int:
@@ -211,7 +224,9 @@ def execute(
     scheduler: None (local processes), "local-dask", or a Dask scheduler address "tcp://HOST:PORT".
     At most 4 x workers tasks are in flight, so memory stays flat for long sweeps.
     """
-    w = min(check_executor(workers, scheduler), max(total - initial, 1))  # no idle processes
+    check_executor(workers, scheduler)
+    remaining = max(total - initial, 1)
+    w = min(workers or os.cpu_count() or 1, remaining) if scheduler else local_workers(workers, remaining)
     bar = tqdm(
         total=total,
         initial=initial,
@@ -272,20 +287,24 @@ def _deferred_interrupt():
 
 
 def _run_pool(tasks: Iterable[Task], run_fn, w: int, kpis_only: bool):
-    """Local worker processes, at most 4 x w runs in flight.
+    """Local worker processes (the process's kept pool, see sim.experiments.pool), at most
+    4 x w runs in flight.
 
     A worker that dies (crash, out of memory) breaks the pool: the runs in flight are
     recorded as failures and a fresh pool takes the rest. A pool that breaks before any run
-    finished means the workers cannot start at all: ExperimentError.
+    finished means the workers cannot start at all: ExperimentError. Ctrl-C, SIGTERM (see
+    sim.cli) or an error in the caller terminates the workers at once.
     """
+    from sim.experiments import pool
+
     it = iter(tasks)
     while True:
-        ex = ProcessPoolExecutor(max_workers=w, mp_context=_pool_context(run_fn), initializer=_worker_init)
-        pending: dict = {}
+        with _deferred_interrupt():  # the first submits start the worker processes
+            ex = pool.pool(w, preload_modules(run_fn))
+            pending: dict = {}
+            _fill(ex, pending, it, 4 * w, run_fn, kpis_only)
         completed, broken, finished = 0, None, False
         try:
-            with _deferred_interrupt():  # the first submits start the worker processes
-                _fill(ex, pending, it, 4 * w, run_fn, kpis_only)
             while pending and broken is None:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
@@ -308,9 +327,8 @@ def _run_pool(tasks: Iterable[Task], run_fn, w: int, kpis_only: bool):
                     _fill(ex, pending, it, 4 * w, run_fn, kpis_only)
             finished = True
         finally:
-            if not finished:  # Ctrl-C or an error in the caller: stop the runs in flight now
-                _terminate_workers(ex)
-            ex.shutdown(wait=True, cancel_futures=True)
+            if not finished or broken is not None:  # Ctrl-C, an error in the caller, a dead worker
+                pool.discard(ex, kill=True)
         if broken is None:
             return
         for t in pending.values():
@@ -353,6 +371,29 @@ def _run_dask(tasks: Iterable[Task], run_fn, w: int, scheduler: str, kpis_only: 
             cluster.close()
 
 
+def iter_replicates(
+    scenario,
+    replicates: int | Sequence[int],
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+    run_fn: Callable | None = None,
+    steps: int | None = None,
+) -> Iterator:
+    """Run replicates of one scenario, yielding (replicate, RunResult or RunFailure) as each
+    finishes (completion order), so a caller can stream them to disk instead of holding them.
+
+    Arguments as in `run_replicates`.
+    """
+    run_fn = run_fn or default_run_fn()
+    reps = replicate_list(replicates)
+    sc = with_steps(scenario, steps)
+    tasks = (Task(r, sc, r, steps) for r in reps)
+    yield from execute(
+        tasks, len(reps), run_fn, workers=workers, scheduler=scheduler, progress=progress, desc=sc.name
+    )
+
+
 def run_replicates(
     scenario,
     replicates: int | Sequence[int],
@@ -368,16 +409,23 @@ def run_replicates(
     steps: horizon override (steps); the returned results' scenario horizon is this value.
     Results are identical for any `workers`/`scheduler` (seeds depend on scenario.seed and the index only).
     """
-    run_fn = run_fn or default_run_fn()
     reps = replicate_list(replicates)
-    sc = with_steps(scenario, steps)
-    tasks = [Task(i, sc, r, steps) for i, r in enumerate(reps)]
-    out: list = [None] * len(tasks)
-    for i, outcome in execute(
-        tasks, len(tasks), run_fn, workers=workers, scheduler=scheduler, progress=progress, desc=sc.name
-    ):
-        out[i] = outcome
-    return out
+    by_rep = dict(iter_replicates(scenario, reps, workers, scheduler, progress, run_fn, steps))
+    return [by_rep[r] for r in reps]
+
+
+def probe_size(scenario, run_fn: Callable | None = None, probe_steps: int = 3) -> tuple[float, float]:
+    """(bytes on disk, bytes in memory) of one replicate's time series, estimated from a short
+    in-process run of `probe_steps` steps scaled to the scenario's horizon."""
+    import io
+
+    run_fn = run_fn or default_run_fn()
+    n = min(probe_steps, scenario.steps)
+    ts = run_fn(with_steps(scenario, n), 0, steps=n).timeseries
+    buf = io.BytesIO()
+    ts.to_parquet(buf, index=False)
+    scale = scenario.steps / n
+    return buf.tell() * scale, float(ts.memory_usage(deep=True).sum()) * scale
 
 
 def run_kpis(

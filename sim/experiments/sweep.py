@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
 import re
 import warnings
@@ -42,8 +43,12 @@ from sim.experiments.execution import (
     with_steps,
 )
 from sim.experiments.params import apply_params, coerce, field_type
+from sim.outputs.atomic import FolderBusy, atomic_path, atomic_write_text, folder_lock, remove_stale
 
 DESIGNS = ("grid", "lhs", "sobol")
+MAX_RUNS = 200_000  # one file per run, all read back at the end: beyond this, split the sweep
+RUN_FILE_BYTES = 4096  # about the disk one run's file takes (a small Parquet file, one block)
+SWEEP_FILES = {"design.json", "runs", "points.csv", "sobol.csv", "sweep.json", "charts"}
 SOBOL_COLUMNS = ["kpi", "param", "S1", "S1_conf", "ST", "ST_conf"]
 
 
@@ -120,6 +125,34 @@ def check_vary(vary: Sequence[Vary], design: str) -> int | None:
     return ns.pop()
 
 
+def design_size(vary: Sequence[Vary], design: str) -> int:
+    """The number of points of the design (without building it)."""
+    n = check_vary(vary, design)
+    if design == "grid":
+        return math.prod(v.n for v in vary)
+    return n if design == "lhs" else n * (len(vary) + 2)
+
+
+def check_size(vary: Sequence[Vary], design: str, n_reps: int, out: Path) -> int:
+    """Refuse a design whose runs (points x replicates) exceed MAX_RUNS or the free disk; return
+    the number of points."""
+    points = design_size(vary, design)
+    runs = points * n_reps
+    from sim.outputs.results import fmt_bytes, free_bytes
+
+    need = runs * RUN_FILE_BYTES + points * len(vary) * 24
+    if runs > MAX_RUNS:
+        raise ExperimentError(
+            f"sweep: {points:,} points x {n_reps} replicates = {runs:,} runs (one file each, about "
+            f"{fmt_bytes(need)}); at most {MAX_RUNS:,} runs per sweep: use fewer points or replicates, "
+            "or an lhs/sobol design")
+    free = free_bytes(out if out.exists() else next(p for p in out.parents if p.exists()))
+    if need > 0.95 * free:
+        raise ExperimentError(f"sweep: {runs:,} runs need about {fmt_bytes(need)} but {out} has "
+                              f"{fmt_bytes(free)} free; use fewer points or replicates, or another --out")
+    return points
+
+
 def design_points(vary: Sequence[Vary], design: str, seed: int) -> np.ndarray:
     """The design as an array (points x keys), unrounded.
 
@@ -178,10 +211,24 @@ def _spec(scenario, vary, design, seed, reps, steps) -> dict:
     }
 
 
-def _write_json_atomic(path: Path, doc: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+def check_out(out: Path) -> None:
+    """A sweep writes only into a new or empty folder, or a sweep folder: never into a run
+    folder or a folder of other files (ExperimentError naming what is there)."""
+    if out.exists() and not out.is_dir():
+        raise ExperimentError(f"--out {out}: is a file, not a folder")
+    for p in out.parents:
+        if p.exists():
+            if not p.is_dir():
+                raise ExperimentError(f"--out {out}: {p} is a file, not a folder")
+            break
+    if not out.is_dir():
+        return
+    other = sorted(e for e in os.listdir(out) if not e.startswith(".") and e not in SWEEP_FILES)
+    if other:
+        kind = "a run folder" if "manifest.json" in other else "not a sweep folder"
+        raise ExperimentError(f"--out {out}: {kind} (it holds {', '.join(other[:3])}"
+                              f"{', ...' if len(other) > 3 else ''}); give a new or empty folder, "
+                              "or the folder of a sweep to --resume")
 
 
 def _start(out: Path, spec: dict, points: np.ndarray, resume: bool) -> None:
@@ -205,7 +252,7 @@ def _start(out: Path, spec: dict, points: np.ndarray, resume: bool) -> None:
             f"--out {out} already holds a sweep; add --resume to continue it or choose another --out"
         )
     (out / "runs").mkdir(parents=True, exist_ok=True)
-    _write_json_atomic(path, {**spec, "n_points": len(points), "points": points.tolist()})
+    atomic_write_text(path, json.dumps({**spec, "n_points": len(points), "points": points.tolist()}, indent=2) + "\n")
 
 
 def _arrow_schema(vary: Sequence[Vary], kpis: Sequence[str]) -> pa.Schema:
@@ -216,10 +263,8 @@ def _arrow_schema(vary: Sequence[Vary], kpis: Sequence[str]) -> pa.Schema:
 
 
 def _write_run_file(runs: Path, row: dict, schema: pa.Schema) -> None:
-    name = row["run_key"] + ".parquet"
-    tmp = runs / f".{name}.tmp"
-    pq.write_table(pa.Table.from_pylist([row], schema=schema), tmp)
-    os.replace(tmp, runs / name)
+    with atomic_path(runs / (row["run_key"] + ".parquet")) as tmp:
+        pq.write_table(pa.Table.from_pylist([row], schema=schema), tmp)
 
 
 def _tasks(base, vary, points, reps, steps, todo: set) -> Iterator[Task]:
@@ -266,14 +311,29 @@ def sweep(
     vary = [_as_vary(v) for v in vary]
     base = with_steps(scenario, steps)
     reps = replicate_list(replicates)
+    out = Path(out_dir)
+    check_out(out)
+    check_size(vary, design, len(reps), out)
     points = design_points(vary, design, base.seed)
     for v in vary:  # fail fast on an out-of-range bound, before any run
         for val in {v.lo, v.hi}:
             apply_params(base, {v.key: val})
-    out = Path(out_dir)
+    try:
+        with folder_lock(out, "a sweep"):
+            return _sweep_locked(base, vary, design, reps, points, out, resume, workers, scheduler,
+                                 run_fn, steps, progress)
+    except FolderBusy as e:
+        raise ExperimentError(f"--out {e}") from None
+
+
+def _sweep_locked(base, vary, design, reps, points, out: Path, resume, workers, scheduler, run_fn,
+                  steps, progress) -> pd.DataFrame:
+    """The body of `sweep`, run while this process holds the folder's lock."""
     _start(out, _spec(base, vary, design, base.seed, reps, steps), points, resume)
     runs = out / "runs"
     runs.mkdir(exist_ok=True)
+    remove_stale(runs)
+    remove_stale(out)
     done = {(int(m.group(1)), int(m.group(2))) for f in os.listdir(runs) if (m := _KEY.fullmatch(f))}
     every = {(p, r) for p in range(len(points)) for r in reps}
     todo = every - done
@@ -306,9 +366,8 @@ def sweep(
 
 
 def _write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
 
 
 class _Guard:

@@ -1,6 +1,6 @@
 """Mesa agents. Many-agent state (smugglers) lives in the model's numpy arrays and a
 SmugglerAgent is a view on its row; the few institutional agents (exporters, customs,
-transit countries, buyers, producers) are small objects whose `update` runs once a step
+transit countries, buyers, suppliers) are small objects whose `update` runs once a step
 (MODEL.md §5, step 2). No per-smuggler Python code runs inside a step.
 """
 
@@ -12,7 +12,7 @@ import numpy as np
 from sim.model import kernels as kr
 
 STATUS_NAMES = {kr.POOL: "pool", kr.ACTIVE: "active", kr.SHIPPING: "shipping", kr.SELLING: "selling",
-                kr.JAILED: "jailed", kr.BANKRUPT: "bankrupt", kr.REMOVED: "removed"}
+                kr.JAILED: "jailed", kr.BANKRUPT: "bankrupt"}
 
 
 class SmugglerAgent(mesa.Agent):
@@ -48,35 +48,41 @@ class SmugglerAgent(mesa.Agent):
 
 
 class ExporterAgent(mesa.Agent):
-    """An origin firm with a share of production; diverts (1 - compliance) of its divertible output."""
+    """An origin firm holding an equal share of the origin's output of every commodity; column `idx`
+    of the exporters' arrays. It diverts when the gray premium beats its expected cost (sim.model.trade)."""
 
-    def __init__(self, model, idx: int, compliance: float):
+    def __init__(self, model, idx: int):
         super().__init__(model)
         self.idx = idx
-        self.base_compliance = compliance
 
-    def update(self) -> None:
-        p = self.model.params
-        c = self.base_compliance
-        if p.origin_trace_tags:  # tagged output can be traced back to the firm
-            c += (1.0 - c) * p.trace_tag_compliance
-        self.model.compliance[self.idx] = c
+    @property
+    def compliance_cost_usd_kg(self) -> float:
+        return float(self.model.params.compliance_cost[self.idx])
+
+    @property
+    def blacklisted(self) -> bool:
+        return bool((self.model.blacklist_until[self.idx] >= self.model.t).any())
 
 
 class CustomsAgent(mesa.Agent):
-    """One agency per country; its checkpoints are rows of the checkpoint arrays."""
+    """One agency per country; its checkpoints are rows of the checkpoint arrays and its declared
+    cells are the cells at those checkpoints."""
 
     def __init__(self, model, country: str, checkpoints: list[int]):
         super().__init__(model)
         self.country = country
         self.checkpoints = checkpoints
+        self.cells = np.flatnonzero(np.isin(model.layout.cell_cp, checkpoints))
 
     def update(self) -> None:
-        """Learned hit rates per (checkpoint, route, declared category): EWMA of seizures per step."""
+        """Learned hit rates per declared cell: last step's seizures raise them, its clean inspections
+        (legitimate or smuggled) dilute them; older counts fade by `hit_rate_memory` per week."""
         m, p = self.model, self.model.params
-        for c in self.checkpoints:
-            lr = p.cp_learning_rate[c]
-            m.hits[c] = (1.0 - lr) * m.hits[c] + lr * m.last_seizures_crm[c]
+        c = self.cells
+        seized, clean = m.last_cell
+        keep = p.cp_memory[m.layout.cell_cp[c]]
+        m.cell_seized_n[c] = keep * m.cell_seized_n[c] + seized[c]
+        m.cell_clean_n[c] = keep * m.cell_clean_n[c] + clean[c]
 
     def receive_tip(self, network: int) -> None:
         m = self.model
@@ -86,18 +92,19 @@ class CustomsAgent(mesa.Agent):
 
 
 class TransitCountryAgent(mesa.Agent):
-    """A hub: its recorded imports from the origin (baseline plus declared smuggled goods)."""
+    """A hub: its imports from the origin (legitimate and smuggled goods declared as the origin's),
+    measured against its baseline; trade-anomaly screening flags it when the ratio surges."""
 
-    def __init__(self, model, country_idx: int):
+    def __init__(self, model, hub: int):
         super().__init__(model)
-        self.country_idx = country_idx
+        self.hub = hub
 
     def update(self) -> None:
         m = self.model
-        c = self.country_idx
-        base = m.params.hub_imports[c].sum()
-        recent = m.transit_recent[c].sum()
-        m.transit_ratio[c] = (base + recent) / base if base > 0 else (np.inf if recent > 0 else 1.0)
+        h = self.hub
+        base = m.params.hub_baseline[h].sum()
+        recent = m.hub_recent[h]
+        m.hub_ratio[h] = recent / base if base > 0 else (np.inf if recent > 1e-9 else 1.0)
 
 
 class BuyerAgent(mesa.Agent):
@@ -115,9 +122,10 @@ class BuyerAgent(mesa.Agent):
         return float(m.inventory[self.market, self.commodity] / d0 * m.spec.days_per_step)
 
 
-class ProducerAgent(mesa.Agent):
-    """An allied supplier or destination producer: expands after a lead time when prices stay
-    above cost plus a hurdle; as a whistleblower, files tips when gray goods take its market."""
+class SupplierAgent(mesa.Agent):
+    """A producer (the origin's exporters as a whole, or a mine or separator elsewhere): expands
+    capacity after a lead time when its netback stays above cost plus a hurdle; as a whistleblower,
+    files tips when gray goods take its markets."""
 
     def __init__(self, model, idx: int):
         super().__init__(model)
@@ -128,19 +136,20 @@ class ProducerAgent(mesa.Agent):
     def update(self) -> None:
         m, p, L = self.model, self.model.params, self.model.layout
         i = self.idx
-        mk, k = L.producer_market[i], L.producer_commodity[i]
         if self.pending_step == m.t:
-            m.prod_capacity[i] += self.pending_t
+            m.capacity[i] += self.pending_t
             self.pending_step = -1
-        window = m.price_hist[max(0, m.t - 13):m.t, mk, k]
-        if (self.pending_step < 0 and p.prod_expansion[i] > 0 and len(window) >= 13
-                and window.mean() > p.prod_cost[i] * (1 + p.prod_hurdle[i])):
-            self.pending_step = m.t + max(1, int(p.prod_lead[i]))
-            self.pending_t = p.prod_expansion[i]
-        if p.prod_whistle[i] and p.prod_tip_to[i] >= 0:
-            share = m.gray_share_last[mk, k]
-            if m.rng.random() < min(1.0, p.prod_tip_rate[i] * share):
-                active = m.networks_active_in(mk)
+        window = max(1, round(13 / p.wk))
+        hist = m.netback_hist[max(0, m.t - window):m.t, i]
+        if (self.pending_step < 0 and p.expansion[i] > 0 and len(hist) >= window
+                and hist.mean() > p.unit_cost[i] * (1 + p.hurdle[i])):
+            self.pending_step = m.t + max(1, int(p.lead[i]))
+            self.pending_t = p.expansion[i]
+        if p.whistle[i] and p.tip_to[i] >= 0:
+            k = L.sup_k[i]
+            share = float((m.shares[i] * m.gray_share_last[:, k]).sum())
+            if m.rng.random() < min(1.0, p.tip_rate[i] * share):
+                active = m.networks_active_in(L.sup_serves[i])
                 if active.sum() > 0:
                     g = int(m.rng.choice(len(active), p=active / active.sum()))
-                    m.customs_by_country[int(p.prod_tip_to[i])].receive_tip(g)
+                    m.customs_by_country[int(p.tip_to[i])].receive_tip(g)

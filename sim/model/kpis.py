@@ -1,4 +1,7 @@
-"""Key figures of one run (MODEL.md §6), computed from the recorder's arrays."""
+"""Key figures of one run (MODEL.md §6), computed from the recorder's arrays.
+
+Names, units and meanings are in the registry, sim.model.metrics.KPIS; `compute_kpis`
+returns exactly those keys."""
 
 from __future__ import annotations
 
@@ -6,10 +9,9 @@ import math
 
 import numpy as np
 
-KPI_NAMES = ("illicit_delivered_t", "leakage_share", "interdiction_rate", "seizures_count", "seized_t",
-             "price_peak_index", "price_end_index", "origin_price_index", "transit_import_surge",
-             "active_smugglers_peak", "arrests", "defense_shortfall_t", "min_stock_cover_days",
-             "enforcement_cost_usd", "fines_usd", "smuggler_profit_usd", "weeks_to_halve")
+from sim.model import kernels as kr
+from sim.model.metrics import KPI_NAMES
+from sim.model.world import OPEN, controls_at
 
 
 def rolling_mean(x: np.ndarray, w: int = 4) -> np.ndarray:
@@ -19,29 +21,31 @@ def rolling_mean(x: np.ndarray, w: int = 4) -> np.ndarray:
     return (c[1:] - c[np.maximum(np.arange(1, len(x) + 1) - w, 0)]) / n
 
 
+def restricted_cells(model) -> np.ndarray:
+    """[M, K] bool: (destination market, commodity) pairs under a licence or ban at any step of the run."""
+    s, L = model.spec, model.layout
+    mkt_country = [L.countries.index(c) for c in L.markets]
+    out = np.zeros((L.M, L.K), bool)
+    starts = sorted({0} | {min(s.control_step(c), model.horizon - 1) for c in s.controls.values()}
+                    | {s.event_step(e) for e in s.events.values()})
+    for step in starts:
+        out |= controls_at(s, L, step).regime[mkt_country] != OPEN
+    out[0] = False
+    return out
+
+
 def focus(model) -> tuple[int, int]:
     """(market, commodity) the headline price KPIs describe: the scenario's restricted_focus
-    destination (default the first), and the first commodity ever controlled there."""
+    destination (default the first destination under a control), and its first controlled commodity."""
     s, L = model.spec, model.layout
-    mk = L.markets.index(s.restricted_focus) if s.restricted_focus else 1
-    for c in s.controls.values():
-        if c.regime != "open" and c.destination in ("all", L.markets[mk]):
-            return mk, 0 if c.commodity == "all" else L.commodities.index(c.commodity)
-    return mk, 0
-
-
-def restricted_cells(model) -> np.ndarray:
-    """[M, K] bool: (destination, commodity) pairs under a licence or ban at any time."""
-    s, L = model.spec, model.layout
-    out = np.zeros((L.M, L.K), bool)
-    for c in s.controls.values():
-        if c.regime == "open":
-            continue
-        for m in range(1, L.M):
-            for k in range(L.K):
-                if c.destination in ("all", L.markets[m]) and c.commodity in ("all", L.commodities[k]):
-                    out[m, k] = True
-    return out
+    cells = restricted_cells(model)
+    if s.restricted_focus:
+        mk = L.markets.index(s.restricted_focus)
+    else:
+        rows = np.flatnonzero(cells.any(axis=1))
+        mk = int(rows[0]) if len(rows) else 1
+    ks = np.flatnonzero(cells[mk])
+    return mk, int(ks[0]) if len(ks) else 0
 
 
 def weeks_to_halve(series: np.ndarray, event_step: int, days_per_step: int) -> float:
@@ -59,6 +63,19 @@ def weeks_to_halve(series: np.ndarray, event_step: int, days_per_step: int) -> f
     return math.nan
 
 
+def unsold_value(model) -> float:
+    """Smugglers' goods not yet sold at the end (in flight or waiting for buyers), at the gray price
+    of their destination net of the hub's commission (USD)."""
+    sm, L, p = model.sm, model.layout, model.params
+    ship = sm.status == kr.SHIPPING
+    hold = sm.status == kr.SELLING
+    g = model.gray_price
+    v = (sm.ship_q[ship] * g[L.route_market[sm.ship_r[ship]], sm.ship_k[ship]]
+         * (1 - p.commission[sm.ship_r[ship]])).sum()
+    v += (sm.hold_q[hold] * g[sm.hold_mkt[hold], sm.hold_k[hold]] * (1 - sm.hold_comm[hold])).sum()
+    return float(v) * 1000.0
+
+
 def compute_kpis(model) -> dict[str, float]:
     a, p, L, s = model.recorder.a, model.params, model.layout, model.spec
     T = model.recorder.n
@@ -68,31 +85,46 @@ def compute_kpis(model) -> dict[str, float]:
     peak = int(np.argmax(dest_idx))
     delivered = float(a["illicit_delivered"].sum())
     seized = float(a["seized_t"].sum())
-    pre = float((p.F0 * restricted_cells(model)).sum()) * T
+    origin_ref = p.ref_flow[L.sup_origin]                        # [S_origin, M] t/step before controls
+    pre_mk = np.zeros((L.M, L.K))
+    np.add.at(pre_mk, (slice(None), L.sup_k[L.sup_origin]), origin_ref.T)
+    pre = float((pre_mk * restricted_cells(model)).sum()) * T
     surge = 0.0
-    for c in L.transits:
-        ci = L.countries.index(c)
-        base = p.hub_imports[ci].sum()
+    for h in range(len(L.transits)):
+        base = p.hub_baseline[h].sum()
         if base > 0:
-            surge = max(surge, float(rolling_mean(a["transit_imports"][:, ci].sum(axis=1)).max() / base))
+            surge = max(surge, float(rolling_mean(a["transit_imports"][:, h].sum(axis=1)).max() / base))
     ev = s.headline_event or (min(s.events, key=lambda e: s.event_step(s.events[e])) if s.events else "")
     illicit = a["illicit_delivered"].sum(axis=(1, 2))
-    return {
+    seizures = float(a["seizures"].sum())
+    inspections = float(a["inspections"].sum())
+    origin_P0 = p.P0[0]
+    markup = np.where(a["gray_buy"] > 0, a["gray_buy"] / np.maximum(a["price"][:, 0, :], 1e-300) - 1.0, 0.0)
+    out = {
         "illicit_delivered_t": delivered,
         "leakage_share": delivered / pre if pre > 0 else math.nan,
         "interdiction_rate": seized / (seized + delivered) if seized + delivered > 0 else math.nan,
-        "seizures_count": float(a["seizures"].sum()),
+        "seizures_count": seizures,
         "seized_t": seized,
         "price_peak_index": float(dest_idx[peak]),
         "price_end_index": float(dest_idx[-1]),
-        "origin_price_index": float(a["price_index"][peak, 0, k]),
+        "origin_price_index": float(a["price"][peak, 0, k] / origin_P0[k]),
         "transit_import_surge": surge if surge > 0 else math.nan,
         "active_smugglers_peak": float(a["active"].max()),
         "arrests": float(a["arrests"].sum()),
+        "jailed_peak": float(a["jailed"].max()),
+        "diverted_t": float(a["diverted"].sum()),
+        "gray_markup_peak": float(markup.max()),
         "defense_shortfall_t": float(a["shortfall"][:, 1:].sum()),
         "min_stock_cover_days": float(a["cover"][:, 1:].min()) if L.M > 1 else math.nan,
+        "unmet_demand_t": float(a["unmet"].sum()),
+        "legit_inspected": float(a["insp_legit"].sum()),
+        "inspections_per_seizure": inspections / seizures if seizures > 0 else math.nan,
         "enforcement_cost_usd": float(a["enforcement"].sum()),
         "fines_usd": float(a["fines"].sum()),
-        "smuggler_profit_usd": float(a["profit"].sum()),
+        "smuggler_profit_usd": float(a["profit"].sum()) + unsold_value(model),
+        "weeks_at_price_guard": float(a["at_guard"].any(axis=(1, 2)).sum()) * s.days_per_step / 7.0,
         "weeks_to_halve": weeks_to_halve(illicit, s.event_step(s.events[ev]), s.days_per_step) if ev else math.nan,
     }
+    assert tuple(out) == KPI_NAMES, "compute_kpis and the registry (sim.model.metrics.KPIS) disagree"
+    return out

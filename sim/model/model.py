@@ -1,35 +1,46 @@
-"""The Mesa model: one step in the order of MODEL.md §5.
+"""The Mesa model: one step in the order of MODEL.md §5.2.
 
 1. scenario events due this step (rebuild `Params` from the updated scenario);
-2. institutional agents update (exporters, customs, transit countries, producers);
-3. the compiled core (`sim.model.kernels`): smugglers choose and depart, shipments cross
-   checkpoints, markets clear, gray goods sell, beliefs update; entry and release;
-4. one row of metrics (`sim.model.recorder.Recorder`, behind a Mesa DataCollector).
+2. institutional agents update (customs learn hit rates, transit countries measure their
+   import surge, suppliers expand capacity and file tips);
+3. the core: legal trade (sim.model.trade), declarations and risk scores, the exporters'
+   diversion offer, then the compiled kernels (sim.model.kernels): smugglers choose and
+   depart, shipments cross checkpoints, markets clear, gray goods sell, beliefs update;
+   then exporters are traced, the gray purchase price moves, smugglers enter and leave;
+4. one row of metrics (sim.model.recorder.Recorder, behind a Mesa DataCollector).
 
-All randomness comes from `self.rng`, the one Generator of the run; every array of
-draws the kernels need is drawn here, in a fixed order and size, so the run is a pure
-function of (scenario, replicate).
+All randomness comes from `self.rng`, the one Generator of the run; every array of draws
+the kernels need is drawn here, in a fixed order and size, so the run is a pure function of
+(scenario, replicate).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import mesa
 import numpy as np
 
 from sim.model import kernels as kr
+from sim.model import trade
 from sim.model.agents import (
     BuyerAgent,
     CustomsAgent,
     ExporterAgent,
-    ProducerAgent,
     SmugglerAgent,
+    SupplierAgent,
     TransitCountryAgent,
 )
+from sim.model.core import Core, Observations, Smugglers
 from sim.model.recorder import Recorder
-from sim.model.reference import reference_core
-from sim.model.world import M_RELABEL, Layout, build_layout, build_params, controls_at
+from sim.model.world import (
+    BAN,
+    FALSE_CERTIFICATE,
+    LICENSE,
+    OPEN,
+    TRANSIT_ONLY,
+    build_layout,
+    build_params,
+    controls_at,
+)
 from sim.scenario import parse_key, set_path
 from sim.scenario.schema import METHODS, Scenario
 
@@ -39,56 +50,31 @@ def replicate_seed(master_seed: int, replicate: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(master_seed, spawn_key=(replicate,))
 
 
-@dataclass
-class Smugglers:
-    """Per-smuggler arrays (row i is SmugglerAgent i). Beliefs a, b are Beta counts [N, lanes, 6]
-    (a lane is a checkpoint and the consignee declared there; see Layout.route_lane)."""
-
-    status: np.ndarray
-    capital: np.ndarray
-    capacity: np.ndarray
-    risk_aversion: np.ndarray
-    network: np.ndarray
-    release_step: np.ndarray
-    a: np.ndarray
-    b: np.ndarray
-    ship_k: np.ndarray
-    ship_r: np.ndarray
-    ship_m: np.ndarray
-    ship_q: np.ndarray
-    ship_unit: np.ndarray
-    ship_depart: np.ndarray
-    ship_pos: np.ndarray
-    hold_q: np.ndarray
-    hold_k: np.ndarray
-    hold_mkt: np.ndarray
-    hold_comm: np.ndarray
-
-
 class SmugglingModel(mesa.Model):
-    """Critical-mineral smuggling under export controls (MODEL.md).
+    """Critical-mineral smuggling under export controls (MODEL.md, version 2).
 
     `self.spec` is the validated Scenario in force (events replace it); the name avoids
     Mesa 3.5's own `Model.scenario` property."""
 
     def __init__(self, scenario: Scenario, replicate: int = 0, steps: int | None = None, core: str = "numba",
                  rng: int | None = None):
-        """core: "numba" (the compiled kernels) or "reference" (sim.model.reference, plain Python, same results).
-        rng: an integer master seed replacing scenario.seed (as `mesa.batch_run` passes it); the run's
-        Generator is always SeedSequence(master seed, spawn_key=(replicate,))."""
+        """core: "numba" (the compiled kernels) or "reference" (sim.model.reference, plain Python, same
+        results). rng: an integer master seed replacing scenario.seed (as `mesa.batch_run` passes it);
+        the run's Generator is always SeedSequence(master seed, spawn_key=(replicate,))."""
         master = scenario.seed if rng is None else int(rng)
         super().__init__(rng=np.random.default_rng(replicate_seed(master, replicate)))
         if core not in ("numba", "reference"):
             raise ValueError(f"core must be 'numba' or 'reference', not {core!r}")
-        self.core = core
+        self.core = Core(self, core)
         self.spec = scenario
         self.replicate = replicate
         self.horizon = steps if steps is not None else scenario.steps
         self.t = 0
-        self.layout: Layout = build_layout(scenario)
-        self.params = build_params(scenario, self.layout)
-        L, p, rng = self.layout, self.params, self.rng
+        self.layout = L = build_layout(scenario)
+        self.params = p = build_params(scenario, L)
+        rng = self.rng
         self.events = sorted(((scenario.event_step(e), eid) for eid, e in scenario.events.items()))
+        M, K, S, C, H = L.M, L.K, L.S, len(L.countries), len(L.transits)
 
         # --- smugglers -----------------------------------------------------------
         ss = scenario.smugglers
@@ -97,66 +83,62 @@ class SmugglingModel(mesa.Model):
         prior = np.array([ss.prior_by_country.get(L.countries[c], ss.prior_interdiction) for c in L.lane_country])
         self.a0 = prior * ss.prior_strength
         self.b0 = (1.0 - prior) * ss.prior_strength
-        shape = (N, len(L.lane_names), len(METHODS))
-        self.sm = Smugglers(
-            status=np.where(np.arange(N) < ss.initial, kr.ACTIVE, kr.POOL).astype(np.int64),
-            capital=ss.capital_usd * np.exp(ss.capital_spread * rng.standard_normal(N)),
-            capacity=ss.capacity_t * np.exp(ss.capacity_spread * rng.standard_normal(N)),
-            risk_aversion=ss.risk_aversion_per_usd * rng.exponential(1.0, N),
-            network=rng.integers(0, ss.networks, N).astype(np.int64),
-            release_step=np.zeros(N, np.int64),
-            a=np.broadcast_to(self.a0[None, :, None], shape).copy(),
-            b=np.broadcast_to(self.b0[None, :, None], shape).copy(),
-            ship_k=np.zeros(N, np.int64), ship_r=np.zeros(N, np.int64), ship_m=np.zeros(N, np.int64),
-            ship_q=np.zeros(N), ship_unit=np.zeros(N), ship_depart=np.zeros(N, np.int64),
-            ship_pos=np.zeros(N, np.int64), hold_q=np.zeros(N), hold_k=np.zeros(N, np.int64),
-            hold_mkt=np.zeros(N, np.int64), hold_comm=np.zeros(N))
-        self.obs_cp = np.zeros((N, 4), np.int64)
-        self.obs_seized = np.zeros((N, 4), np.bool_)
-        self.n_obs = np.zeros(N, np.int64)
-        self.profit_ewma = 0.0
+        self.sm = Smugglers.new(N, ss.initial, len(L.lane_names), len(METHODS), self.a0, self.b0, ss, rng)
+        self.obs = Observations.new(N)
 
-        # --- markets, customs, transit, producers ---------------------------------
-        M, K, R, C = L.M, L.K, L.R, len(L.countries)
-        self.price = p.price_initial.copy()
+        # --- markets: the reference equilibrium (or a verification world's own start) ---------
+        init_price = np.array([[x.initial_price_index or 1.0 for x in (scenario.markets[c][k] for k in L.commodities)]
+                               for c in L.markets])
+        init_days = np.array([[x.stock_cover_days if x.initial_stock_days is None else x.initial_stock_days
+                               for x in (scenario.markets[c][k] for k in L.commodities)] for c in L.markets])
+        self.price = init_price * p.P0
         self.gray_price = (1 - p.gray_discount) * self.price
-        self.gray_expected = self.gray_price.copy()   # smugglers' adaptive expectation (USD/kg)
-        self.inventory = p.stock_initial.copy()
-        self.initial_stock = self.inventory.sum(axis=0)
-        H = int(L.lead_steps.max()) + 1
-        self.pipeline = np.zeros((H, M, K))
-        for lag in range(H):  # goods already on their way at step 0 arrive over the first lead steps
-            self.pipeline[lag] += p.F0 * (L.lead_steps[:, None] > lag)
-        self.output = p.origin_output.copy()
-        self.initial_stock = self.initial_stock + self.pipeline.sum(axis=(0, 1))
-        self.licensed_ytd = np.zeros((M, K))
-        self.cap_used_ytd = np.zeros((C, K))
-        self.hits = np.zeros((L.NCP, R, len(METHODS)))
-        self.last_seizures_crm = np.zeros_like(self.hits)
+        self.planning_price = self.price.copy()       # suppliers' adaptive price expectation
+        self.gray_buy = self.price[0].copy()          # W: the gray purchase price starts at no premium
+        self.expect = np.broadcast_to(self.gray_price, (ss.networks, M, K)).copy()  # networks' expected gray price
+        self.inventory = init_days / scenario.days_per_step * p.D0
+        self.shares = p.ref_share.copy()
+        self.output = p.Q0.copy()
+        self.capacity = p.capacity0.copy()
+        self.pipe_len = int(L.sup_lag.max()) + 106      # longest shipping time plus the longest licence delay
+        self.pipe = np.zeros((self.pipe_len, S, M))
+        for s in range(S):                              # goods already on their way at step 0
+            for m in np.flatnonzero(L.sup_serves[s]):
+                for lag in range(L.sup_lag[s, m]):
+                    self.pipe[lag, s, m] += p.ref_flow[s, m]
+        self.initial_stock = self.inventory.sum(axis=0) + np.bincount(
+            L.sup_k, weights=self.pipe.sum(axis=(0, 2)), minlength=K)
+        self.licensed_ytd = np.zeros((C, K))
+        self.cap_used_ytd = np.zeros((H, K))
+        self.netback_hist = np.zeros((self.horizon, S))
+        # --- customs: hit-rate counts per declared cell, tips, last step's inspection results -----
+        self.cell_seized_n = np.zeros(L.NCELL)    # discounted seizures per cell
+        self.cell_clean_n = np.zeros(L.NCELL)     # discounted clean inspections per cell
+        self.last_cell = (np.zeros(L.NCELL), np.zeros(L.NCELL))
         self.tip_until = -np.ones((L.NCP, ss.networks), np.int64)
         self.tips = 0
-        self.transit_recent = np.zeros((C, K))
-        self.transit_ratio = np.ones(C)
-        self.prod_capacity = p.prod_capacity.copy()
-        self.price_hist = np.zeros((self.horizon, M, K))
+        self.hub_recent = p.hub_baseline.sum(axis=1).copy()   # 4-week EWMA of declared imports from the origin
+        self.hub_ratio = np.ones(H)
+        # --- exporters ----------------------------------------------------------------
+        self.blacklist_until = -np.ones((len(p.compliance_cost), K), np.int64)
         self.gray_share_last = np.zeros((M, K))
-        self.compliance = np.zeros(scenario.exporters.count)
+        self.trip_ewma = np.zeros(2)              # [completed trips, their profit] per step, EWMA
         self.cum = {k: np.zeros(K) for k in ("production", "consumption", "seized")}
+        self._static_option_masks()
 
         for i in range(N):
             SmugglerAgent(self, i)
-        ex = scenario.exporters
-        for e, c in enumerate(np.clip(ex.compliance + ex.compliance_spread * rng.uniform(-1, 1, ex.count), 0, 1)):
-            ExporterAgent(self, e, float(c))
+        for e in range(len(p.compliance_cost)):
+            ExporterAgent(self, e)
         self.customs_by_country = {c: CustomsAgent(self, L.countries[c], list(np.flatnonzero(L.cp_country == c)))
                                    for c in range(C)}
-        for cid in L.transits:
-            TransitCountryAgent(self, L.countries.index(cid))
+        for h in range(H):
+            TransitCountryAgent(self, h)
         for mk in range(M):
             for k in range(K):
                 BuyerAgent(self, mk, k)
-        for i in range(len(L.producers)):
-            ProducerAgent(self, i)
+        for s in range(S):
+            SupplierAgent(self, s)
         self.recorder = Recorder(self)
         self.datacollector = mesa.DataCollector(model_reporters={
             "illicit_delivered_t": lambda m: m.recorder.last("illicit_delivered"),
@@ -166,11 +148,24 @@ class SmugglingModel(mesa.Model):
         })
 
     # ------------------------------------------------------------------------------
-    def networks_active_in(self, market: int) -> np.ndarray:
-        """Shipments in flight or goods for sale per network, bound for `market`."""
+    def _static_option_masks(self) -> None:
+        """What each smuggled declaration names, from the layout (fixed during a run)."""
+        L = self.layout
+        d = L.decl_cell
+        has = d >= 0
+        cat = np.where(has, L.cell_cat[np.maximum(d, 0)], -1)
+        org = np.where(has, L.cell_origin[np.maximum(d, 0)], -1)
+        con = np.where(has, L.cell_consignee[np.maximum(d, 0)], -1)
+        k_idx = np.arange(L.K)[:, None, None, None]
+        self.names_goods = has & (cat == k_idx)                       # [K, R, 4, 6] declares the commodity
+        self.names_origin_goods = self.names_goods & (org == L.origin)
+        self.decl_consignee = con
+
+    def networks_active_in(self, markets: np.ndarray) -> np.ndarray:
+        """Shipments in flight or goods for sale per network, bound for any of `markets` (bool [M])."""
         sm, L = self.sm, self.layout
-        busy = ((sm.status == kr.SHIPPING) & (L.route_market[sm.ship_r] == market)) | \
-               ((sm.status == kr.SELLING) & (sm.hold_mkt == market))
+        busy = ((sm.status == kr.SHIPPING) & markets[L.route_market[sm.ship_r]]) | \
+               ((sm.status == kr.SELLING) & markets[sm.hold_mkt])
         return np.bincount(sm.network[busy], minlength=self.n_networks).astype(float)
 
     def _apply_events(self) -> None:
@@ -184,88 +179,68 @@ class SmugglingModel(mesa.Model):
         self.spec = Scenario.model_validate(data)
         self.params = build_params(self.spec, self.layout)
 
-    def _valid_options(self, ctrl) -> np.ndarray:
-        """valid[k, r, m]: transit-only methods need a hub; a declaration naming a controlled
-        commodity for a controlled destination gets no export clearance, so direct routes there
-        need a method that hides the commodity; under the extraterritorial rule only
-        relabel_origin passes a hub; a hub whose import cap is used up refuses declared goods."""
-        L, p = self.layout, self.params
-        K, R, NM = L.K, L.R, len(METHODS)
-        via = L.route_via >= 0
-        valid = np.ones((K, R, NM), bool)
-        valid[:, ~via, :] &= ~p.method_transit_only[None, None, :]
-        direct_ctrl = ctrl.restricted[L.route_market].T & ~via[None, :]         # [K, R]
-        valid &= ~(direct_ctrl[:, :, None] & p.method_declares[None, None, :])
-        extra = ctrl.extraterritorial[L.route_market].T & via[None, :]          # [K, R]
-        relabel = np.zeros(NM, bool)
-        relabel[M_RELABEL] = True
-        valid &= ~(extra[:, :, None] & ~relabel[None, None, :])
-        capped = np.zeros((K, R), bool)
-        capped[:, via] = (self.cap_used_ytd[L.route_via[via]] >= p.import_cap[L.route_via[via]]).T
-        valid &= ~(capped[:, :, None] & p.method_declares[None, None, :])
+    def valid_options(self, ctrl) -> np.ndarray:
+        """valid[k, r, m]: smuggling pays only into a destination under a licence or ban (without a
+        control there is no gray market: buyers buy legally); transit-only methods need a hub; at the origin's export checkpoint a
+        declaration naming the commodity for a consignee under a ban gets no clearance, and under a
+        licence only methods that come with a false end-user certificate get one; under the
+        extraterritorial rule a hub will not clear a re-export declared as origin goods; a hub whose
+        import cap is used up refuses goods declared as the origin's."""
+        L = self.layout
+        K, R = L.K, L.R
+        valid = np.ones((K, R, len(METHODS)), bool)
+        mkt_country = np.array([L.countries.index(c) for c in L.markets])
+        valid &= ctrl.restricted[mkt_country[L.route_market]].T[:, :, None]   # no control, no gray market
+        valid[:, L.route_via < 0, :] &= ~TRANSIT_ONLY[None, :]
+        k_idx = np.arange(K)[:, None, None]
+        con0 = self.decl_consignee[:, :, 0, :]
+        regime0 = np.where(con0 >= 0, ctrl.regime[np.maximum(con0, 0), k_idx], OPEN)
+        names0 = self.names_goods[:, :, 0, :]
+        valid &= ~(names0 & (regime0 == BAN))
+        valid &= ~(names0 & (regime0 == LICENSE) & ~FALSE_CERTIFICATE[None, None, :])
+        hub_route = L.route_via >= 0
+        con2 = self.decl_consignee[:, :, 2, :]
+        extra = np.where(con2 >= 0, ctrl.extraterritorial[np.maximum(con2, 0), k_idx], False)
+        valid &= ~(self.names_origin_goods[:, :, 2, :] & extra & hub_route[None, :, None])
+        h = L.hub_of_country[np.maximum(L.route_via, 0)]
+        full = np.zeros((K, R), bool)
+        full[:, hub_route] = (self.cap_used_ytd[h[hub_route]] >= self.params.import_cap[h[hub_route]]).T
+        valid &= ~(self.names_origin_goods[:, :, 1, :] & full[:, :, None])
         return valid
 
-    def _core(self, t: int, valid, gray_exp, gray_supply, route_surge, restricted, arrivals, home,
-              u_choice, u_cp, u_arrest, ready) -> dict:
-        """MODEL.md §5 step 3 on arrays: choose -> depart -> cross_checkpoints -> offer_by_market ->
-        clear_markets -> sell_gray -> update_beliefs. Updates the smuggler arrays, observations and
-        inventories in place and returns the step's flows (t, USD) and cleared prices (USD/kg).
-        `arrivals` [M, K] t reach each market; its origin row becomes `home` [K] t less what smugglers
-        diverted. With core="reference", sim.model.reference.reference_core does the same in plain Python."""
-        if self.core == "reference":
-            return reference_core(self, t, valid, gray_exp, gray_supply, route_surge, restricted, arrivals, home,
-                                  u_choice, u_cp, u_arrest, ready)
-        L, p, sm = self.layout, self.params, self.sm
-        N, M, K, R, NCP = len(sm.status), L.M, L.K, L.R, L.NCP
-        NM = len(METHODS)
-        out_k, out_r, out_m = (np.empty(N, np.int64) for _ in range(3))
-        out_q, out_unit = np.empty(N), np.empty(N)
-        # choose and depart
-        kr.choose(sm.status, ready, sm.capital, sm.capacity, sm.risk_aversion, sm.a, sm.b, u_choice,
-                  valid, L.route_market, L.route_lane, L.route_ncp, p.commission, p.freight, p.method_cost,
-                  self.price[0], gray_exp, p.gray_markup, p.fine_multiple, p.arrest_prob, p.sentence_cost,
-                  p.temperature, p.risk_averse, out_k, out_r, out_m, out_q, out_unit)
-        departed = np.zeros((R, NM))
-        diverted = np.zeros(K)
-        spent = kr.depart(t, sm.status, sm.capital, sm.ship_k, sm.ship_r, sm.ship_m, sm.ship_q, sm.ship_unit,
-                          sm.ship_depart, sm.ship_pos, out_k, out_r, out_m, out_q, out_unit, gray_supply,
-                          departed, diverted)
-        # checkpoints
-        self.n_obs[:] = 0
-        crossing_t, crossing_cont = np.zeros(NCP), np.zeros(NCP)
-        seized_t, seizures = np.zeros((NCP, NM)), np.zeros((NCP, NM))
-        seizures_crm = np.zeros((NCP, R, NM))
-        delivered = np.zeros((R, NM, K))
-        transit_rec = np.zeros((len(L.countries), K))
-        seized_k = np.zeros(K)
-        fines, arrests = kr.cross_checkpoints(
-            t, self.horizon - 1, sm.status, sm.capital, sm.network, sm.ship_k, sm.ship_r, sm.ship_m, sm.ship_q,
-            sm.ship_depart, sm.ship_pos, sm.hold_q, sm.hold_k, sm.hold_mkt, sm.hold_comm,
-            L.route_cp, L.route_lane, L.route_cp_offset, L.route_ncp, L.route_market, L.route_via, L.cp_country, L.cp_kind,
-            p.commission, p.container_kg, p.cp_capacity, p.cp_legit, p.cp_detect, p.cp_coop,
-            p.cp_random_share, p.cp_corruption, p.cp_learn_w, p.cp_value_w, p.cp_restricted_w,
-            restricted, p.cp_anomaly_w,
-            p.cp_anomaly_on, p.cp_anomaly_thr, p.cp_tip_w, self.hits, self.tip_until, route_surge,
-            p.method_declares, self.price[0], p.fine_multiple, p.arrest_prob, p.sentence_steps,
-            sm.release_step, u_cp, u_arrest, self.obs_cp, self.obs_seized, self.n_obs,
-            crossing_t, crossing_cont, seized_t, seizures, seizures_crm, delivered, transit_rec, seized_k)
-        # markets: arrivals, gray offers, clearing, gray sales
-        arrivals[0] = np.maximum(home - diverted, 0.0)
-        offer = np.zeros((M, K))
-        kr.offer_by_market(sm.status, sm.hold_q, sm.hold_k, sm.hold_mkt, offer)
-        out = {k: np.zeros((M, K)) for k in ("price", "gray_price", "gray_sold", "consumption", "legal_use")}
-        kr.clear_markets(arrivals, offer, self.price, self.inventory, p.P0, p.D0, p.eps, p.stock_target, p.restock,
-                         p.buffer_share, p.gray_share, p.gray_discount, p.floor, p.cap,
-                         out["price"], out["gray_price"], out["gray_sold"], out["consumption"], out["legal_use"])
-        revenue = kr.sell_gray(sm.status, sm.capital, sm.hold_q, sm.hold_k, sm.hold_mkt, sm.hold_comm,
-                               offer, out["gray_sold"], out["gray_price"])
-        if p.learning:
-            kr.update_beliefs(sm.status, sm.network, sm.a, sm.b, self.a0, self.b0, p.forgetting, p.network_share,
-                              p.public_share, self.obs_cp, self.obs_seized, self.n_obs, sm.ship_m, self.n_networks)
-        return dict(departed=departed, diverted=diverted, spent=spent, crossing_t=crossing_t,
-                    crossing_cont=crossing_cont, seized_t=seized_t, seizures=seizures, seizures_crm=seizures_crm,
-                    delivered=delivered, transit_rec=transit_rec, seized_k=seized_k, fines=fines, arrests=arrests,
-                    offer=offer, revenue=revenue, **out)
+    def cell_scores(self, ctrl) -> np.ndarray:
+        """Risk score of each declared cell (MODEL.md §4.4 a-c, e; tips are added per consignment):
+        1 + learned hit rate + value anomaly + trade-anomaly flag + control screening. Nothing here
+        reads what a declaration does not show."""
+        L, p = self.layout, self.params
+        c = L.cell_cp
+        prior_n = 10.0
+        hit = (self.cell_seized_n + p.cp_hit_prior[c] * prior_n) / (self.cell_seized_n + self.cell_clean_n + prior_n)
+        thr = p.cp_anomaly_thr[c]
+        h_con = L.hub_of_country[L.cell_consignee]
+        h_org = L.hub_of_country[L.cell_origin]
+        ratio = np.append(self.hub_ratio, 0.0)          # index -1 (not a hub) reads 0
+        ratio_con, ratio_org = ratio[h_con], ratio[h_org]
+        flagged_hub = p.cp_anomaly_on[c] & ((ratio_con > thr) | (ratio_org > thr))
+        origin_goods = (L.cell_cat < L.K) & (L.cell_origin == L.origin)
+        regime = np.where(origin_goods, ctrl.regime[L.cell_consignee, np.minimum(L.cell_cat, L.K - 1)], OPEN)
+        return (1.0 + p.cp_learn_w[c] * hit + p.cp_value_w[c] * L.cell_low + p.cp_anomaly_w[c] * flagged_hub
+                + p.cp_restricted_w[c] * (regime == BAN) + p.cp_licence_w[c] * (regime == LICENSE))
+
+    def legit_containers(self, departures: np.ndarray, arrivals: np.ndarray, hub: np.ndarray) -> np.ndarray:
+        """Legitimate containers per declared cell this step: other goods, plus the model's own legal
+        flows of each commodity (origin exports at the origin's export checkpoint, arrivals at import
+        checkpoints, hubs' baseline imports), a share of them declared far below typical value."""
+        L, p = self.layout, self.params
+        n = p.cover_n.copy()
+        cell, s, m, kind = L.flow_cells
+        tonnes = np.where(kind == 0, departures[s, m], arrivals[s, m])
+        low_share = p.cp_low_share[L.cell_cp[cell]]
+        share = np.where(L.cell_low[cell], low_share, 1.0 - low_share)
+        np.add.at(n, cell, tonnes * share / p.container_kg[L.sup_k[s]] * 1000.0)
+        hcell, h, k = L.hub_cells
+        np.add.at(n, hcell, hub[h, k] / p.container_kg[k] * 1000.0)
+        return n
 
     def step(self) -> None:
         t, L, s = self.t, self.layout, self.spec
@@ -277,70 +252,103 @@ class SmugglingModel(mesa.Model):
         p, sm, rng = self.params, self.sm, self.rng
         ctrl = controls_at(self.spec, L, t)
         # 2. institutional agents
-        for cls in (ExporterAgent, CustomsAgent, TransitCountryAgent, ProducerAgent):
+        for cls in (CustomsAgent, TransitCountryAgent, SupplierAgent):
             if cls in self.agents_by_type:
                 self.agents_by_type[cls].do("update")
         N, M, K = len(sm.status), L.M, L.K
+        E = len(p.compliance_cost)
         # random draws for this step, fixed order and size
         u_choice = rng.random(N)
         u_cp = rng.random((4, N, 3))
         u_arrest = rng.random(N)
         u_entry = rng.random()
         ready = rng.random(N) < p.ready_prob
+        u_trace = rng.random((E, K))
 
-        # 3a. legal exports under the control regime; gray supply from non-compliant exporters
-        exports = p.F0 * ctrl.export_share
-        room = np.maximum(ctrl.quota - self.licensed_ytd, 0.0)
-        exports = np.minimum(exports, np.where(ctrl.restricted, room, np.inf))
-        self.licensed_ytd += np.where(ctrl.restricted, exports, 0.0)
-        target = p.origin_output * (self.price[0] / p.P0[0]) ** p.supply_elasticity
-        self.output += p.supply_adjustment * (target - self.output)
-        output = np.maximum(self.output, exports.sum(axis=0) + p.hub_imports.sum(axis=0))
-        home = output - exports.sum(axis=0) - p.hub_imports.sum(axis=0)
-        gray_supply = np.minimum((1 - self.compliance.mean()) * p.divertible_share * output,
-                                 np.maximum(home, 0.0))
-        # 3b. legal arrivals (shipped lead_steps ago) and allied output
-        H = self.pipeline.shape[0]
-        legal_in = self.pipeline[t % H].copy()
-        self.pipeline[t % H] = 0.0
-        for mk in range(1, M):
-            self.pipeline[(t + L.lead_steps[mk]) % H, mk] += exports[mk]
-        prod_out = np.where(self.price[L.producer_market, L.producer_commodity] >= p.prod_cost, self.prod_capacity, 0.0)
-        allied = p.other_supply.copy()
-        np.add.at(allied, (L.producer_market, L.producer_commodity), prod_out)
-        # 3c. the core: smugglers choose and depart, checkpoints, markets clear, gray sales, beliefs
-        route_surge = np.where(L.route_via >= 0, self.transit_ratio[np.maximum(L.route_via, 0)], 0.0)
-        out = self._core(t, self._valid_options(ctrl), np.where(p.gray_share > 0, self.gray_expected, 0.0), gray_supply,
-                         route_surge, ctrl.restricted[L.route_market].T.copy(), legal_in + allied, home,
-                         u_choice, u_cp, u_arrest, ready)
-        self.last_seizures_crm = out["seizures_crm"]
-        self.cap_used_ytd += out["transit_rec"]
-        # defense buyers use legal arrivals and stock, but no origin goods when military users are excluded
-        defense_supply = out["legal_use"] - legal_in * ctrl.military_blocked
-        shortfall = np.maximum(p.defense_share * p.D0 - defense_supply, 0.0)
+        # 3a. legal trade: shares follow netbacks, output follows the average netback, controls ship
+        allowed, friction, delay = trade.control_matrices(L, ctrl)
+        self.planning_price += p.price_expectation * (self.price - self.planning_price)
+        n = trade.netbacks(self.planning_price, L, p, allowed, friction)
+        self.shares = trade.update_shares(self.shares, n, L, p)
+        self.output = trade.update_output(self.output, self.capacity, self.shares, n, p)
+        self.netback_hist[t] = (self.shares * n).sum(axis=1)
+        departures, hub = trade.ship(self.output, self.shares, L, p, ctrl, allowed, self.licensed_ytd,
+                                     self.cap_used_ytd)
+        H = self.pipe_len
+        for si, m in zip(*np.nonzero(departures)):
+            self.pipe[(t + L.sup_lag[si, m] + delay[si, m]) % H, si, m] += departures[si, m]
+        arrived = self.pipe[t % H].copy()
+        self.pipe[t % H] = 0.0
+        arrivals = np.zeros((M, K))
+        np.add.at(arrivals, (slice(None), L.sup_k), arrived.T)
+        origin_rows = L.sup_origin
+        home_supply = np.bincount(L.sup_k[origin_rows], weights=arrived[origin_rows, 0], minlength=K)
+        origin_output = np.bincount(L.sup_k[origin_rows], weights=self.output[origin_rows], minlength=K)
+        # 3b. declarations and risk scores
+        legit_n = self.legit_containers(departures, arrived, hub)
+        score = self.cell_scores(ctrl)
+        legit_cp_n = np.bincount(L.cell_cp, weights=legit_n, minlength=L.NCP)
+        legit_cp_s = np.bincount(L.cell_cp, weights=legit_n * score, minlength=L.NCP)
+        # 3c. the exporters' offer at the gray purchase price W
+        O = self.price[0]
+        blacklisted = self.blacklist_until >= t
+        offer = trade.diversion_offer(self.gray_buy, O, origin_output, home_supply, p, blacklisted)
+        offered = offer.sum(axis=0)
+        # 3d. the compiled core
+        gray_exp = np.where(p.gray_share > 0, self.expect, 0.0)
+        out = self.core.run(t, self.valid_options(ctrl), gray_exp, offered, score, legit_cp_n, legit_cp_s,
+                            arrivals, u_choice, u_cp, u_arrest, ready)
+        # 3e. exporters: who sold, who is traced
+        diverted = out["diverted"]
+        sold_share = np.divide(diverted, offered, out=np.zeros(K), where=offered > 0)
+        by_firm = offer * sold_share[None, :]
+        traced = (by_firm > 0) & (u_trace < p.trace_prob)
+        exporter_fines = float((traced * by_firm * (p.penalty_multiple * O[None, :] + p.licence_loss)).sum()) * 1000.0
+        self.blacklist_until[traced] = t + p.blacklist_steps
         self.price, self.gray_price = out["price"], out["gray_price"]
-        self.gray_expected += p.price_learning * (self.gray_price - self.gray_expected)
-        self.price_hist[t] = self.price
-        self.gray_share_last = np.divide(out["gray_sold"], out["consumption"],
-                                         out=np.zeros((M, K)), where=out["consumption"] > 0)
-        # 3d. entry, release
+        self.gray_buy = trade.next_gray_price(self.gray_buy, self.price[0], out["wanted"], offered, p.gray_price_speed)
+        # smugglers' expected gray prices: their network's sales, and the public price for everyone
+        G = self.gray_price[None]
+        self.expect += p.price_learning * out["sold_by"] * (G - self.expect)
+        self.expect += p.public_price_learning * (G - self.expect)
+        self.gray_share_last = np.divide(out["gray_sold"], out["consumption"], out=np.zeros((M, K)),
+                                         where=out["consumption"] > 0)
+        # legitimate inspections (the cost of looking), customs' counts for next step's hit rates
+        n_all = legit_cp_n + out["n_smuggled"]
+        s_all = legit_cp_s + out["s_smuggled"]
+        legit_insp = legit_n * kr.cell_inspection_probs(L.cell_cp, score, p.cp_coop, p.cp_capacity, p.cp_random_share,
+                                                        n_all, s_all)
+        self.last_cell = (out["cell_seized"], out["cell_clean"] + legit_insp)
+        self.cells_now = {"legit_n": legit_n, "score": score, "legit_inspected": legit_insp,  # for inspection
+                          "cp_smuggled_n": out["n_smuggled"]}
+        # defense buyers use legal arrivals and stock, but no origin goods when military users are excluded
+        mkt_country = np.array([L.countries.index(c) for c in L.markets])
+        origin_in = np.zeros((M, K))
+        np.add.at(origin_in, (slice(None), L.sup_k[origin_rows]), arrived[origin_rows].T)
+        defense_supply = out["legal_use"] - origin_in * ctrl.military_blocked[mkt_country]
+        shortfall = np.maximum(p.defense_share * p.demand_index * p.D0 - defense_supply, 0.0)
+        # 3f. release, entry (follows the realised profit per completed trip)
         released = (sm.status == kr.JAILED) & (sm.release_step <= t)
         sm.status[released] = kr.ACTIVE
         operating = int(np.count_nonzero((sm.status == kr.SHIPPING) | (sm.status == kr.SELLING)))
-        profit = out["revenue"] - out["spent"] - out["fines"]
-        self.profit_ewma = 0.75 * self.profit_ewma + 0.25 * profit / max(operating, 1)
-        x = max(self.profit_ewma, 0.0) / p.entry_profit_ref
+        self.trip_ewma = 0.75 * self.trip_ewma + 0.25 * out["trips"]
+        per_trip = self.trip_ewma[1] / self.trip_ewma[0] if self.trip_ewma[0] > 1e-9 else 0.0
+        x = max(per_trip, 0.0) / p.entry_profit_ref
         pool = np.flatnonzero(sm.status == kr.POOL)
         entries = min(int(p.entry_max * x / (1.0 + x) + u_entry), len(pool))
         sm.status[pool[:entries]] = kr.ACTIVE
-        self.transit_recent = 0.75 * self.transit_recent + 0.25 * out["transit_rec"]
+        hub_in = hub + out["transit_rec"]
+        self.hub_recent = 0.75 * self.hub_recent + 0.25 * hub_in.sum(axis=1)
         # mass balance bookkeeping
-        self.cum["production"] += output + allied.sum(axis=0)
-        self.cum["consumption"] += out["consumption"].sum(axis=0) + p.hub_imports.sum(axis=0)
+        self.cum["production"] += np.bincount(L.sup_k, weights=self.output, minlength=K)
+        self.cum["consumption"] += out["consumption"].sum(axis=0) + hub.sum(axis=0)
         self.cum["seized"] += out["seized_k"]
         # 4. record
-        self.recorder.record(t, {**out, "legal_in": legal_in, "allied": allied, "shortfall": shortfall,
-                                 "entries": entries, "operating": operating})
+        self.recorder.record(t, {**out, "departures": departures, "arrived": arrived, "arrivals": arrivals,
+                                 "origin_in": origin_in, "hub_in": hub_in, "shortfall": shortfall,
+                                 "entries": entries, "operating": operating, "legit_insp": legit_insp,
+                                 "exporters_diverting": (by_firm > 0).sum(axis=0), "traced": int(traced.sum()),
+                                 "exporter_fines": exporter_fines})
         self.datacollector.collect(self)
         self.t += 1
         if self.t >= self.horizon:
@@ -350,14 +358,16 @@ class SmugglingModel(mesa.Model):
     def mass_balance(self) -> tuple[np.ndarray, np.ndarray]:
         """(sources, uses) per commodity in t: production + initial stocks versus consumption +
         stocks + goods in transit + seized + smugglers' unsold goods (MODEL.md §7, V6)."""
-        sm, K = self.sm, self.layout.K
+        sm, L = self.sm, self.layout
+        K = L.K
         shipping = sm.status == kr.SHIPPING
         selling = sm.status == kr.SELLING
         in_flight = np.bincount(sm.ship_k[shipping], weights=sm.ship_q[shipping], minlength=K)
         unsold = np.bincount(sm.hold_k[selling], weights=sm.hold_q[selling], minlength=K)
+        pipeline = np.bincount(L.sup_k, weights=self.pipe.sum(axis=(0, 2)), minlength=K)
         sources = self.cum["production"] + self.initial_stock
-        uses = (self.cum["consumption"] + self.inventory.sum(axis=0) + self.pipeline.sum(axis=(0, 1))
-                + in_flight + self.cum["seized"] + unsold)
+        uses = (self.cum["consumption"] + self.inventory.sum(axis=0) + pipeline + in_flight
+                + self.cum["seized"] + unsold)
         return sources, uses
 
     def run(self) -> None:

@@ -1,6 +1,9 @@
 """Per-step metrics in preallocated arrays, turned into the long-format time series of
-MODEL.md §6 at the end of a run (columns: replicate, step, date, metric, market,
-commodity, route, checkpoint, method, value)."""
+MODEL.md §6 at the end of a run (columns: replicate, step, date, metric, the key columns of
+sim.model.metrics.KEYS — null where a metric does not use them — and value).
+
+Which metric has which keys and unit is the registry's (sim.model.metrics); `SPEC` below
+only says which recorded array feeds it."""
 
 from __future__ import annotations
 
@@ -8,26 +11,44 @@ import numpy as np
 import pandas as pd
 
 from sim.model import kernels as kr
+from sim.model.metrics import KEYS, METRIC
 from sim.scenario.schema import METHODS
 
-KEYS = ("market", "commodity", "route", "checkpoint", "method")
+# metric -> recorder array; the array's trailing axes follow the metric's keys in the registry
+SPEC = {
+    "price_usd_kg": "price", "gray_price_usd_kg": "gray_price", "price_index": "price_index",
+    "gray_purchase_price_usd_kg": "gray_buy", "legal_flow_t": "legal_flow", "output_t": "output",
+    "capacity_t_per_year": "capacity", "legal_imports_t": "legal_imports", "allied_supply_t": "allied",
+    "consumption_t": "consumption", "unmet_demand_t": "unmet", "diverted_t": "diverted",
+    "exporters_diverting": "diverting", "exporters_traced": "traced", "illicit_delivered_t": "illicit_delivered",
+    "illicit_route_t": "illicit_route", "illicit_method_t": "illicit_method", "departed_t": "departed",
+    "gray_sold_t": "gray_sold", "unsold_t": "unsold", "crossing_t": "crossing_t", "seized_t": "seized_t",
+    "seizures_count": "seizures", "refused_t": "refused", "inspections": "inspections",
+    "inspections_legit": "insp_legit", "inspections_smuggled": "insp_smuggled", "transit_imports_t": "transit_imports",
+    "stock_cover_days": "cover", "defense_shortfall_t": "shortfall", "active_smugglers": "active",
+    "jailed_smugglers": "jailed", "bankrupt_smugglers": "bankrupt", "entries": "entries", "arrests": "arrests",
+    "fines_usd": "fines", "enforcement_cost_usd": "enforcement", "smuggler_profit_usd": "profit",
+}
 
 
 class Recorder:
     def __init__(self, model):
         L, T = model.layout, model.horizon
-        M, K, R, NCP, C, NM = L.M, L.K, L.R, L.NCP, len(L.countries), len(METHODS)
+        M, K, R, NCP, S, H, NM = L.M, L.K, L.R, L.NCP, L.S, len(L.transits), len(METHODS)
         self.model = model
         z = np.zeros
         self.a = {
-            "price": z((T, M, K)), "gray_price": z((T, M, K)), "price_index": z((T, M, K)),
-            "legal_imports": z((T, M, K)), "allied": z((T, M, K)), "illicit_delivered": z((T, M, K)),
-            "illicit_route": z((T, R, K)), "illicit_method": z((T, NM, K)), "departed": z((T, R, NM)),
+            "price": z((T, M, K)), "gray_price": z((T, M, K)), "price_index": z((T, M, K)), "gray_buy": z((T, K)),
+            "legal_flow": z((T, S, M)), "output": z((T, S)), "capacity": z((T, S)),
+            "legal_imports": z((T, M, K)), "allied": z((T, M, K)), "consumption": z((T, M, K)),
+            "unmet": z((T, M, K)), "diverted": z((T, K)), "diverting": z((T, K)), "traced": z(T),
+            "illicit_delivered": z((T, M, K)), "illicit_route": z((T, R, K)), "illicit_method": z((T, NM, K)),
+            "departed": z((T, R, NM)), "gray_sold": z((T, M, K)), "unsold": z((T, M, K)),
             "crossing_t": z((T, NCP)), "seized_t": z((T, NCP, NM)), "seizures": z((T, NCP, NM)),
-            "inspections": z((T, NCP)), "transit_imports": z((T, C, K)), "cover": z((T, M, K)),
-            "shortfall": z((T, M, K)), "gray_sold": z((T, M, K)),
-            "active": z(T), "jailed": z(T), "bankrupt": z(T), "entries": z(T), "arrests": z(T),
-            "fines": z(T), "enforcement": z(T), "profit": z(T),
+            "refused": z((T, NCP, K)), "inspections": z((T, NCP)), "insp_legit": z((T, NCP)),
+            "insp_smuggled": z((T, NCP)), "transit_imports": z((T, H, K)), "cover": z((T, M, K)),
+            "shortfall": z((T, M, K)), "active": z(T), "jailed": z(T), "bankrupt": z(T), "entries": z(T),
+            "arrests": z(T), "fines": z(T), "enforcement": z(T), "profit": z(T), "at_guard": z((T, M, K), bool),
         }
         self.n = 0
 
@@ -41,77 +62,98 @@ class Recorder:
         a["price"][t] = m.price
         a["gray_price"][t] = m.gray_price
         a["price_index"][t] = m.price / p.P0
-        a["legal_imports"][t] = d["legal_in"]
-        a["allied"][t] = d["allied"]
+        a["gray_buy"][t] = m.gray_buy
+        a["legal_flow"][t] = d["departures"]
+        a["output"][t] = m.output
+        a["capacity"][t] = m.capacity / p.wk * 52.1786   # t/yr
+        a["legal_imports"][t] = d["arrivals"]
+        a["allied"][t] = d["arrivals"] - d["origin_in"]
+        a["consumption"][t] = d["consumption"]
+        a["unmet"][t] = d["unmet"]
+        a["diverted"][t] = d["diverted"]
+        a["diverting"][t] = d["exporters_diverting"]
+        a["traced"][t] = d["traced"]
         delivered = d["delivered"]                                 # [R, NM, K]
         a["illicit_route"][t] = delivered.sum(axis=1)
         a["illicit_method"][t] = delivered.sum(axis=0)
         np.add.at(a["illicit_delivered"][t], L.route_market, delivered.sum(axis=1))
         a["departed"][t] = d["departed"]
+        a["gray_sold"][t] = d["gray_sold"]
+        unsold = np.zeros((L.M, L.K))
+        kr.offer_by_market(st, m.sm.hold_q, m.sm.hold_k, m.sm.hold_mkt, unsold)
+        a["unsold"][t] = unsold
         a["crossing_t"][t] = d["crossing_t"]
         a["seized_t"][t] = d["seized_t"]
         a["seizures"][t] = d["seizures"]
-        inspected = np.minimum(p.cp_capacity, p.cp_legit + d["crossing_cont"])
-        a["inspections"][t] = inspected
-        a["transit_imports"][t] = p.hub_imports + d["transit_rec"]
+        a["refused"][t] = d["refused_t"]
+        legit = np.bincount(L.cell_cp, weights=d["legit_insp"], minlength=L.NCP)
+        a["insp_legit"][t] = legit
+        a["insp_smuggled"][t] = d["insp_smuggled"]
+        a["inspections"][t] = legit + d["insp_smuggled"]
+        a["transit_imports"][t] = d["hub_in"]
         a["cover"][t] = m.inventory / p.D0 * m.spec.days_per_step
         a["shortfall"][t] = d["shortfall"]
-        a["gray_sold"][t] = d["gray_sold"]
         a["active"][t] = d["operating"]
         a["jailed"][t] = np.count_nonzero(st == kr.JAILED)
         a["bankrupt"][t] = np.count_nonzero(st == kr.BANKRUPT)
         a["entries"][t] = d["entries"]
         a["arrests"][t] = d["arrests"]
-        a["fines"][t] = d["fines"]
-        a["enforcement"][t] = float((inspected * p.cp_cost).sum())
+        a["fines"][t] = d["fines"] + d["exporter_fines"]
+        a["enforcement"][t] = float((a["inspections"][t] * p.cp_cost).sum() + p.cp_fixed_cost.sum())
         a["profit"][t] = d["revenue"] - d["spent"] - d["fines"]
+        a["at_guard"][t] = d["at_guard"]
         self.n = t + 1
+
+    def labels(self) -> dict[str, list[str]]:
+        L = self.model.layout
+        return {"market": L.markets, "commodity": L.commodities, "route": L.routes, "checkpoint": L.cp_names,
+                "method": list(METHODS), "supplier": L.suppliers}
 
     def timeseries(self) -> pd.DataFrame:
         """The long-format table of MODEL.md §6 for the steps run so far."""
         m, L = self.model, self.model.layout
         T = self.n
         dates = pd.to_datetime([m.spec.date_of(t) for t in range(T)])
-        transit_rows = [L.countries.index(c) for c in L.transits]
-        spec = [  # metric, array, key names of the trailing axes, labels per axis
-            ("price_usd_kg", "price", ("market", "commodity"), (L.markets, L.commodities)),
-            ("gray_price_usd_kg", "gray_price", ("market", "commodity"), (L.markets, L.commodities)),
-            ("price_index", "price_index", ("market", "commodity"), (L.markets, L.commodities)),
-            ("legal_imports_t", "legal_imports", ("market", "commodity"), (L.markets, L.commodities)),
-            ("allied_supply_t", "allied", ("market", "commodity"), (L.markets, L.commodities)),
-            ("illicit_delivered_t", "illicit_delivered", ("market", "commodity"), (L.markets, L.commodities)),
-            ("gray_sold_t", "gray_sold", ("market", "commodity"), (L.markets, L.commodities)),
-            ("illicit_route_t", "illicit_route", ("route", "commodity"), (L.routes, L.commodities)),
-            ("illicit_method_t", "illicit_method", ("method", "commodity"), (list(METHODS), L.commodities)),
-            ("departed_t", "departed", ("route", "method"), (L.routes, list(METHODS))),
-            ("crossing_t", "crossing_t", ("checkpoint",), (L.cp_names,)),
-            ("seized_t", "seized_t", ("checkpoint", "method"), (L.cp_names, list(METHODS))),
-            ("seizures_count", "seizures", ("checkpoint", "method"), (L.cp_names, list(METHODS))),
-            ("inspections", "inspections", ("checkpoint",), (L.cp_names,)),
-            ("stock_cover_days", "cover", ("market", "commodity"), (L.markets, L.commodities)),
-            ("defense_shortfall_t", "shortfall", ("market", "commodity"), (L.markets, L.commodities)),
-            ("active_smugglers", "active", (), ()), ("jailed_smugglers", "jailed", (), ()),
-            ("bankrupt_smugglers", "bankrupt", (), ()), ("entries", "entries", (), ()),
-            ("arrests", "arrests", (), ()), ("fines_usd", "fines", (), ()),
-            ("enforcement_cost_usd", "enforcement", (), ()), ("smuggler_profit_usd", "profit", (), ()),
-        ]
-        frames = [self._long(metric, self.a[name][:T], keys, labels, dates)
-                  for metric, name, keys, labels in spec]
-        ti = self.a["transit_imports"][:T][:, transit_rows]
-        frames.append(self._long("transit_imports_t", ti, ("market", "commodity"), (L.transits, L.commodities), dates))
+        labels = self.labels()
+        frames = []
+        for metric, name in SPEC.items():
+            keys = METRIC[metric].keys
+            arr = self.a[name][:T]
+            if name == "gray_buy":                 # a price at the origin's market
+                frames.append(self._long(metric, arr, ("commodity",), (L.commodities,), dates,
+                                         fixed={"market": L.markets[0]}))
+            elif name == "transit_imports":
+                frames.append(self._long(metric, arr, ("market", "commodity"), (L.transits, L.commodities), dates))
+            elif name == "legal_flow":
+                frames.append(self._long(metric, arr, ("supplier", "market"), (L.suppliers, L.markets), dates,
+                                         per_row={"commodity": [L.commodities[k] for k in L.sup_k]}))
+            elif name in ("output", "capacity"):
+                frames.append(self._long(metric, arr, ("supplier",), (L.suppliers,), dates,
+                                         per_row={"commodity": [L.commodities[k] for k in L.sup_k]}))
+            elif name == "refused":
+                frames.append(self._long(metric, arr, ("checkpoint", "commodity"), (L.cp_names, L.commodities), dates))
+            else:
+                frames.append(self._long(metric, arr, keys, tuple(labels[k] for k in keys), dates))
         df = pd.concat(frames, ignore_index=True)
         df.insert(0, "replicate", np.int64(m.replicate))
         return df
 
     @staticmethod
-    def _long(metric, arr, keys, labels, dates) -> pd.DataFrame:
+    def _long(metric, arr, keys, labels, dates, fixed=None, per_row=None) -> pd.DataFrame:
+        """One metric as long rows; `per_row` maps a key to a label per index of the first key axis."""
         T = arr.shape[0]
         idx = np.indices(arr.shape).reshape(arr.ndim, -1)
         cols = {"step": idx[0].astype(np.int64), "date": dates[idx[0]], "metric": metric}
         for key in KEYS:
-            cols[key] = ""
+            cols[key] = None
         for axis, (key, lab) in enumerate(zip(keys, labels), start=1):
             cols[key] = np.asarray(lab, dtype=object)[idx[axis]]
+        for key, value in (fixed or {}).items():
+            cols[key] = value
+        for key, lab in (per_row or {}).items():
+            cols[key] = np.asarray(lab, dtype=object)[idx[1]]
         cols["value"] = arr.reshape(-1).astype(float)
         df = pd.DataFrame(cols)
+        for key in KEYS:
+            df[key] = df[key].astype("string")
         return df if T else df.iloc[0:0]

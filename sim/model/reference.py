@@ -13,8 +13,7 @@ must give the same run as the default compiled core. tests/test_reference.py che
 on generated worlds. Use it to read what the core does, or to debug a kernel.
 
 Units: quantities in t, prices in USD/kg, money in USD, time in steps.
-Status codes are those of `sim.model.kernels` (POOL, ACTIVE, SHIPPING, SELLING, JAILED, BANKRUPT,
-REMOVED).
+Status codes are those of `sim.model.kernels` (POOL, ACTIVE, SHIPPING, SELLING, JAILED, BANKRUPT).
 """
 
 from __future__ import annotations
@@ -24,8 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.model.kernels import ACTIVE, BANKRUPT, JAILED, POOL, REMOVED, SELLING, SHIPPING
-from sim.model.world import IMPORT, M_UNDERVALUE
+from sim.model.kernels import ACTIVE, BANKRUPT, JAILED, POOL, SELLING, SHIPPING
+from sim.model.world import IMPORT
 from sim.scenario.schema import METHODS
 
 KG_PER_T = 1000.0
@@ -39,8 +38,7 @@ class Shipment:
     k: int
     r: int
     m: int
-    q: float        # t on board (0 once seized or delivered)
-    unit: float     # USD/kg paid at departure (goods + freight + concealment)
+    q: float        # t on board (0 once seized, refused or delivered)
     depart: int     # step of departure
     pos: int        # index on the route of the next checkpoint
 
@@ -53,6 +51,7 @@ class Lot:
     k: int
     market: int
     commission: float  # share of the sale value the hub takes
+    since: int         # step it arrived
 
 
 @dataclass
@@ -64,11 +63,14 @@ class Smuggler:
     capital: float          # USD
     capacity: float         # t per shipment
     risk_aversion: float    # CARA coefficient, 1/USD
+    cost_factor: float      # own factor on freight and concealment costs
     network: int
     release_step: int
     beliefs: dict[tuple[int, int], list[float]]   # (lane, method) -> Beta counts [a, b]
     ship: Shipment
     lot: Lot
+    trip_cost: float        # USD paid for the current trip
+    trip_rev: float         # USD its sales brought so far
     observations: list[tuple[int, bool]] = field(default_factory=list)  # (lane, seized) this step
 
     def interdiction(self, lanes: list[int], m: int) -> float:
@@ -95,23 +97,19 @@ class Route:
 
 @dataclass
 class Checkpoint:
-    """One customs checkpoint this step (MODEL.md §4.4); the *_w are risk-score bonuses."""
+    """One customs checkpoint this step (MODEL.md §4.4)."""
 
     country: int
     kind: int               # IMPORT or EXPORT
+    hub: int                # transit index of its country, -1 if not a hub
     capacity: float         # containers inspected per step
-    legit: float            # legitimate containers per step
+    legit_n: float          # legitimate containers this step
+    legit_score: float      # their summed risk scores
     detect: list[float]     # per method, detection given inspection
-    coop: float             # the country's cooperation, scales inspection (origin: 1)
+    coop: float             # scales inspection (the origin: 1)
     random_share: float     # share of capacity inspected at random
     corruption: float       # share of detections bribed away
-    learn_w: float          # per unit of learned hit rate on (route, method)
-    value_w: float          # under-declared value
-    restricted_w: float     # declared to a destination under control
-    anomaly_on: bool        # trade_anomaly technology in use
-    anomaly_w: float        # route through a hub whose imports surged past anomaly_thr x baseline
-    anomaly_thr: float
-    tip_w: float            # the smuggler's network was tipped off
+    tip_w: float            # bonus when the consignee network was tipped off
 
 
 # ---- reading and writing the model's arrays ----------------------------------------------
@@ -123,32 +121,35 @@ def load_smugglers(model) -> list[Smuggler]:
         a, b = sm.a[i].tolist(), sm.b[i].tolist()
         out.append(Smuggler(
             idx=i, status=int(sm.status[i]), capital=float(sm.capital[i]), capacity=float(sm.capacity[i]),
-            risk_aversion=float(sm.risk_aversion[i]), network=int(sm.network[i]),
-            release_step=int(sm.release_step[i]),
+            risk_aversion=float(sm.risk_aversion[i]), cost_factor=float(sm.cost_factor[i]),
+            network=int(sm.network[i]), release_step=int(sm.release_step[i]),
             beliefs={(lane, m): [a[lane][m], b[lane][m]] for lane in range(NL) for m in range(NM)},
             ship=Shipment(int(sm.ship_k[i]), int(sm.ship_r[i]), int(sm.ship_m[i]), float(sm.ship_q[i]),
-                          float(sm.ship_unit[i]), int(sm.ship_depart[i]), int(sm.ship_pos[i])),
-            lot=Lot(float(sm.hold_q[i]), int(sm.hold_k[i]), int(sm.hold_mkt[i]), float(sm.hold_comm[i]))))
+                          int(sm.ship_depart[i]), int(sm.ship_pos[i])),
+            lot=Lot(float(sm.hold_q[i]), int(sm.hold_k[i]), int(sm.hold_mkt[i]), float(sm.hold_comm[i]),
+                    int(sm.hold_since[i])),
+            trip_cost=float(sm.trip_cost[i]), trip_rev=float(sm.trip_rev[i])))
     return out
 
 
 def store_smugglers(model, smugglers: list[Smuggler]) -> None:
-    sm = model.sm
+    sm, obs = model.sm, model.obs
     for s in smugglers:
         i = s.idx
         sm.status[i], sm.capital[i], sm.release_step[i] = s.status, s.capital, s.release_step
         for (lane, m), (a, b) in s.beliefs.items():
             sm.a[i, lane, m], sm.b[i, lane, m] = a, b
         sm.ship_k[i], sm.ship_r[i], sm.ship_m[i], sm.ship_q[i] = s.ship.k, s.ship.r, s.ship.m, s.ship.q
-        sm.ship_unit[i], sm.ship_depart[i], sm.ship_pos[i] = s.ship.unit, s.ship.depart, s.ship.pos
+        sm.ship_depart[i], sm.ship_pos[i] = s.ship.depart, s.ship.pos
         sm.hold_q[i], sm.hold_k[i] = s.lot.q, s.lot.k
-        sm.hold_mkt[i], sm.hold_comm[i] = s.lot.market, s.lot.commission
-        model.n_obs[i] = len(s.observations)
+        sm.hold_mkt[i], sm.hold_comm[i], sm.hold_since[i] = s.lot.market, s.lot.commission, s.lot.since
+        sm.trip_cost[i], sm.trip_rev[i] = s.trip_cost, s.trip_rev
+        obs.n[i] = len(s.observations)
         for o, (lane, seized) in enumerate(s.observations):
-            model.obs_cp[i, o], model.obs_seized[i, o] = lane, seized
+            obs.cp[i, o], obs.seized[i, o] = lane, seized
 
 
-def load_world(model) -> tuple[list[Route], list[Checkpoint]]:
+def load_world(model, legit_n, legit_s) -> tuple[list[Route], list[Checkpoint]]:
     L, p = model.layout, model.params
     routes = []
     for r in range(L.R):
@@ -156,33 +157,32 @@ def load_world(model) -> tuple[list[Route], list[Checkpoint]]:
         routes.append(Route(int(L.route_market[r]), int(L.route_via[r]), L.route_cp[r, :n].tolist(),
                             L.route_lane[r, :n].tolist(), L.route_cp_offset[r, :n].tolist(),
                             float(p.commission[r]), float(p.freight[r])))
-    cps = [Checkpoint(int(L.cp_country[c]), int(L.cp_kind[c]), float(p.cp_capacity[c]), float(p.cp_legit[c]),
-                      p.cp_detect[c].tolist(), float(p.cp_coop[c]), float(p.cp_random_share[c]),
-                      float(p.cp_corruption[c]), float(p.cp_learn_w[c]), float(p.cp_value_w[c]),
-                      float(p.cp_restricted_w[c]), bool(p.cp_anomaly_on[c]), float(p.cp_anomaly_w[c]),
-                      float(p.cp_anomaly_thr[c]), float(p.cp_tip_w[c]))
+    cps = [Checkpoint(int(L.cp_country[c]), int(L.cp_kind[c]), int(L.hub_of_country[L.cp_country[c]]),
+                      float(p.cp_capacity[c]), float(legit_n[c]), float(legit_s[c]), p.cp_detect[c].tolist(),
+                      float(p.cp_coop[c]), float(p.cp_random_share[c]), float(p.cp_corruption[c]), float(p.cp_tip_w[c]))
            for c in range(L.NCP)]
     return routes, cps
 
 
 # ---- 1. choice ---------------------------------------------------------------------------
-def choose(s: Smuggler, routes, p, method_cost, valid, origin_price, gray_exp, u: float):
+def choose(s: Smuggler, routes, p, method_cost, valid, origin_price, gray_buy, expected, u: float):
     """The option (k, r, m, q t, unit USD/kg) smuggler `s` takes, or None to stay idle.
 
-    Options with a positive margin, in the order (commodity, route, method), are valued
-    with MODEL.md §4.2's expected utility, less 0.5 x risk aversion x variance of the
-    two-outcome lottery when risk aversion is on; idle is worth 0. Temperature 0: the best
-    option (the first of equals; idle if nothing beats 0). Otherwise a logit draw with `u`,
-    laying out idle then the options on [0, total).
+    Options with a positive margin, in the order (commodity, route, method), are valued with
+    MODEL.md §4.2's expected utility: the smuggler expects its network's gray price, pays the
+    gray purchase price plus its own share of freight and concealment;
+    less 0.5 x risk aversion x variance of the two-outcome lottery when risk aversion is on;
+    idle is worth 0. Temperature 0: the best option (the first of equals; idle if nothing beats
+    0). Otherwise a logit draw with `u`, laying out idle then the options on [0, total).
     """
     options = []
     for k, O in enumerate(origin_price):
         for r, route in enumerate(routes):
-            G = gray_exp[route.market][k] * (1.0 - route.commission)   # USD/kg the smuggler keeps
+            G = expected[s.network][route.market][k] * (1.0 - route.commission)
             for m in range(len(METHODS)):
                 if not valid[k][r][m]:
                     continue
-                unit = O * (1.0 + p.gray_markup) + route.freight + method_cost[m]
+                unit = gray_buy[k] + s.cost_factor * (route.freight + method_cost[m])
                 if G - unit <= 0.0:
                     continue
                 q = min(s.capacity, s.capital / (unit * KG_PER_T))
@@ -219,7 +219,7 @@ def choose(s: Smuggler, routes, p, method_cost, valid, origin_price, gray_exp, u
 
 
 def depart(t: int, smugglers, choices, gray_supply, departed, diverted) -> float:
-    """Ration the wanted tonnes per commodity pro rata to the gray supply and send the
+    """Ration the wanted tonnes per commodity pro rata to the diverted supply and send the
     shipments off; the goods are paid at departure. Returns the money spent (USD)."""
     want = [0.0] * len(gray_supply)
     for s in smugglers:
@@ -235,9 +235,10 @@ def depart(t: int, smugglers, choices, gray_supply, departed, diverted) -> float
         if q <= 0.0:
             continue
         s.status = SHIPPING
-        s.ship = Shipment(k, r, m, q, unit, t, 0)
+        s.ship = Shipment(k, r, m, q, t, 0)
         cost = min(q * KG_PER_T * unit, s.capital)   # all the capital, when that limited q
         s.capital -= cost
+        s.trip_cost, s.trip_rev = cost, 0.0
         spent += cost
         departed[r][m] += q
         diverted[k] += q
@@ -245,90 +246,94 @@ def depart(t: int, smugglers, choices, gray_supply, departed, diverted) -> float
 
 
 # ---- 2. checkpoints ----------------------------------------------------------------------
-def risk_score(s: Smuggler, route: Route, r: int, cp: Checkpoint, c: int, t, hits, restricted,
-               route_surge, tip_until) -> float:
-    """A legitimate container scores 1; customs adds its learned hit rate on this route and
-    method, and bonuses for a controlled destination on the declaration (not the hub's
-    end-user declaration at origin export), an under-declared value, a flagged hub, a tip."""
-    sh = s.ship
-    score = 1.0 + cp.learn_w * hits[c][r][sh.m]
-    declared_to_hub = sh.pos == 0 and route.via >= 0
-    if restricted[sh.k][r] and not declared_to_hub:
-        score += cp.restricted_w
-    if sh.m == M_UNDERVALUE:
-        score += cp.value_w
-    if cp.anomaly_on and route_surge[r] > cp.anomaly_thr:
-        score += cp.anomaly_w
-    if tip_until[c][s.network] >= t:
-        score += cp.tip_w
-    return score
+def per_container(cp: Checkpoint, score: float, n_all: float, score_all: float) -> float:
+    """Chance that one container with this score is inspected: a random share of capacity spread
+    over all containers, the rest in proportion to risk scores; scaled by cooperation, at most 1."""
+    if n_all <= 0.0 or cp.capacity <= 0.0 or cp.coop <= 0.0:
+        return 0.0
+    return min(1.0, cp.coop * (cp.random_share * cp.capacity / n_all
+                               + (1.0 - cp.random_share) * cp.capacity * score / score_all))
 
 
-def cross_checkpoints(t, last_step, smugglers, routes, cps, p, world, u_cp, u_arrest,
-                      out) -> tuple[float, int]:
-    """Inspect every shipment due at a checkpoint this step, round after round (a shipment
-    may cross a hub's import and export checkpoints in one step). Returns (fines USD, arrests)."""
+def cross_checkpoints(t, smugglers, routes, cps, p, world, u_cp, u_arrest, out) -> tuple[float, int]:
+    """Inspect every shipment due at a checkpoint this step, round after round (a shipment may
+    cross a hub's import and export checkpoints in one step). Customs scores a consignment by
+    the cell its declaration falls in, plus a tip on its network; a hub whose import cap is used
+    up turns back goods declared as the origin's. Returns (fines USD, arrests)."""
     fines, arrests = 0.0, 0
+    decl, cat, origin_of = world["decl_cell"], world["cell_cat"], world["cell_origin"]
     for rnd in range(ROUNDS):
         due = [s for s in smugglers
                if s.status == SHIPPING and s.ship.depart + routes[s.ship.r].offsets[s.ship.pos] == t]
         if not due:
             break
-        containers, scores = {}, {}
+        containers, scores, cells = {}, {}, {}
         for s in due:
-            route, r = routes[s.ship.r], s.ship.r
-            c = route.checkpoints[s.ship.pos]
-            scores[s.idx] = risk_score(s, route, r, cps[c], c, t, world["hits"], world["restricted"],
-                                       world["route_surge"], world["tip_until"])
-            containers[s.idx] = math.ceil(s.ship.q * KG_PER_T / world["container_kg"][s.ship.k])
-        n_all = [cp.legit for cp in cps]      # containers through each checkpoint, all kinds
-        score_all = [cp.legit for cp in cps]  # their summed risk scores
-        smuggled_n = [0.0] * len(cps)
-        smuggled_score = [0.0] * len(cps)
+            sh = s.ship
+            c = routes[sh.r].checkpoints[sh.pos]
+            cells[s.idx] = decl[sh.k][sh.r][sh.pos][sh.m]
+            tipped = world["tip_until"][c][s.network] >= t
+            scores[s.idx] = world["cell_score"][cells[s.idx]] + (cps[c].tip_w if tipped else 0.0)
+            containers[s.idx] = math.ceil(sh.q * KG_PER_T / world["container_kg"][sh.k])
+        n_all = [cp.legit_n for cp in cps]
+        score_all = [cp.legit_score for cp in cps]
         for s in due:
             c = routes[s.ship.r].checkpoints[s.ship.pos]
-            smuggled_n[c] += containers[s.idx]
-            smuggled_score[c] += scores[s.idx] * containers[s.idx]
-        for c in range(len(cps)):
-            n_all[c] += smuggled_n[c]
-            score_all[c] += smuggled_score[c]
+            n_all[c] += containers[s.idx]
+            score_all[c] += scores[s.idx] * containers[s.idx]
+            out["n_smuggled"][c] += containers[s.idx]
+            out["s_smuggled"][c] += scores[s.idx] * containers[s.idx]
         for s in due:
             sh, route = s.ship, routes[s.ship.r]
             c = route.checkpoints[sh.pos]
-            cp, n, q = cps[c], containers[s.idx], sh.q
+            cp, n, q, cell = cps[c], containers[s.idx], sh.q, cells[s.idx]
             out["crossing_t"][c] += q
-            out["crossing_cont"][c] += n
-            per_container = cp.coop * (cp.random_share * cp.capacity / n_all[c]
-                                       + (1.0 - cp.random_share) * cp.capacity * scores[s.idx] / score_all[c])
-            inspected = 1.0 - (1.0 - min(1.0, per_container)) ** n
+            origin_goods = cat[cell] == sh.k and origin_of[cell] == world["origin"]
+            if cp.kind == IMPORT and cp.hub >= 0 and origin_goods and q > world["cap_room"][cp.hub][sh.k]:
+                out["refused_t"][c][sh.k] += q        # over the hub's import cap: back home, sold there
+                out["returned_k"][sh.k] += q
+                back = q * KG_PER_T * world["origin_price"][sh.k]
+                s.capital += back
+                world["trips"][0] += 1.0
+                world["trips"][1] += back - s.trip_cost
+                sh.q = 0.0
+                s.status = ACTIVE
+                continue
+            pi = per_container(cp, scores[s.idx], n_all[c], score_all[c])
+            out["insp_smuggled"][c] += n * pi
             u = u_cp[rnd][s.idx]
-            seized = u[0] < inspected and u[1] < cp.detect[sh.m] and not u[2] < cp.corruption
+            inspected = u[0] < 1.0 - (1.0 - pi) ** n
+            seized = inspected and u[1] < cp.detect[sh.m] and not u[2] < cp.corruption
             s.observations.append((route.lanes[sh.pos], seized))
             if seized:
+                out["cell_seized"][cell] += 1.0
                 out["seized_t"][c][sh.m] += q
                 out["seizures"][c][sh.m] += 1
-                out["seizures_crm"][c][sh.r][sh.m] += 1
                 out["seized_k"][sh.k] += q
                 fine = p.fine_multiple * q * KG_PER_T * world["origin_price"][sh.k]
                 s.capital -= fine
                 fines += fine
+                world["trips"][0] += 1.0
+                world["trips"][1] -= s.trip_cost + fine
                 sh.q = 0.0
                 s.status = ACTIVE
                 if u_arrest[s.idx] < p.arrest_prob:
                     arrests += 1
                     s.release_step = t + p.sentence_steps
-                    # a sentence that outlasts the run removes the smuggler for good
-                    s.status = JAILED if s.release_step <= last_step else REMOVED
+                    s.status = JAILED          # counted as jailed until released, even after the run
                 if s.capital < 0.0:
                     s.status = BANKRUPT
                 continue
-            if cp.kind == IMPORT and cp.country == route.via and p.method_declares[sh.m]:
-                out["transit_rec"][cp.country][sh.k] += q
+            if inspected:
+                out["cell_clean"][cell] += 1.0
+            if cp.kind == IMPORT and cp.hub >= 0 and origin_goods:
+                out["transit_rec"][cp.hub][sh.k] += q
+                world["cap_room"][cp.hub][sh.k] -= q
             sh.pos += 1
             if sh.pos == len(route.checkpoints):   # through the destination's customs: goods for sale
                 out["delivered"][sh.r][sh.m][sh.k] += q
                 s.status = SELLING
-                s.lot = Lot(q, sh.k, route.market, route.commission)
+                s.lot = Lot(q, sh.k, route.market, route.commission, t)
                 sh.q = 0.0
     return fines, arrests
 
@@ -338,57 +343,95 @@ def cross_checkpoints(t, last_step, smugglers, routes, cps, p, world, u_cp, u_ar
 class Market:
     """One market and commodity at this step (prices USD/kg, quantities t per step or t)."""
 
-    A: float             # arrivals: legal imports, allied output, home output at the origin
+    A: float             # legal arrivals (imports, local output, the origin's home sales)
     offer: float         # smuggled goods offered to gray buyers
     price_prev: float    # last step's legal price
     inventory: float     # buyers' stock
     P0: float
-    D0: float
+    D0: float            # reference demand x demand index
     eps: float
+    eps_sub: float
+    backstop: float      # USD/kg
     target: float        # buyers' target stock
     restock: float       # share of the gap to target closed per step
     buffer: float        # share of the gap D0 - arrivals filled from (or put into) stock
+    defense_share: float  # defense buyers never buy gray goods
     gray_share: float
-    discount: float      # gray goods sell at (1 - discount) x the legal price
-    floor: float         # price bounds as multiples of P0
-    cap: float
+    discount: float      # gray goods usually sell at (1 - discount) x the legal price
+    gray_elasticity: float
+    gray_floor: float    # smugglers hold their goods below this share of the usual gray price
+    floor: float         # USD/kg guards
+    guard: float
+
+    def demand(self, P: float) -> float:
+        """The demand curve: constant elasticity eps up to the backstop, eps_sub above it."""
+        if P <= self.backstop:
+            return self.D0 * (P / self.P0) ** (-self.eps)
+        return self.demand(self.backstop) * (P / self.backstop) ** (-self.eps_sub)
+
+    def inverse(self, S: float) -> float:
+        """The price at which buyers take S (the guard when nothing reaches them)."""
+        at_backstop = self.demand(self.backstop)
+        if S >= at_backstop:
+            return self.P0 * (S / self.D0) ** (-1.0 / self.eps)
+        if S > 0.0:
+            return self.backstop * (S / at_backstop) ** (-1.0 / self.eps_sub)
+        return self.guard
 
 
 def clear_market(mk: Market) -> dict:
-    """MODEL.md §5: gray buyers take up to their share of demand at last step's price; buyers
+    """MODEL.md §5.2: gray buyers take up to their share of demand at last step's price; buyers
     move stock toward their target and fill a share `buffer` of the gap between reference
     demand and arrivals from stock (a glut goes into stock); what reaches consumption sets the
-    price on the demand curve, within [floor, cap] x P0."""
-    A, D0, P0 = mk.A, mk.D0, mk.P0
-    g = min(mk.offer, mk.gray_share * D0 * (mk.price_prev / P0) ** (-mk.eps))
-    release = mk.restock * (mk.inventory - mk.target) + mk.buffer * (D0 - A - g)
+    price on the demand curve, kept within the guards (and flagged when it touches one); above
+    the backstop, the demand the base curve would still have had is lost to substitutes."""
+    A = mk.A
+    usual = mk.gray_share * mk.demand(mk.price_prev)   # what gray buyers take at the usual discount
+    # a glut of smuggled goods sells at a deeper discount, down to the floor where smugglers hold back
+    civil = (1.0 - mk.defense_share) * mk.demand(mk.price_prev)   # gray sales never exceed all civil demand
+    ratio, g = 1.0, mk.offer
+    if mk.offer > usual:
+        e = mk.gray_elasticity
+        glut = (mk.offer / usual) ** (-1.0 / e) if usual > 0.0 else 0.0
+        lowest = mk.gray_floor
+        if usual > 0.0 and civil < usual * lowest ** (-e):
+            lowest = max(lowest, (civil / usual) ** (-1.0 / e))
+        if glut >= lowest:
+            ratio = glut                              # everything sells, at a deeper discount
+        else:
+            ratio, g = lowest, (usual * lowest ** (-e) if usual > 0.0 else 0.0)
+    release = mk.restock * (mk.inventory - mk.target) + mk.buffer * (mk.D0 - A - g)
     release = min(max(release, -(A + g)), mk.inventory)   # stock takes at most arrivals, gives what it has
     S = A + release + g
-    if S <= 0.0:
-        P = mk.cap * P0
-    else:
-        P = min(max(P0 * (S / D0) ** (-1.0 / mk.eps), mk.floor * P0), mk.cap * P0)
-    legal = A + max(release, 0.0)   # legal goods available to buyers (defense buys only these)
-    return dict(price=P, gray_price=(1.0 - mk.discount) * P, gray_sold=g, consumption=S, legal_use=legal,
+    raw = mk.inverse(S)
+    P = min(max(raw, mk.floor), mk.guard)
+    lost = max(mk.D0 * (P / mk.P0) ** (-mk.eps) - S, 0.0) if P > mk.backstop else 0.0
+    return dict(price=P, gray_price=ratio * (1.0 - mk.discount) * P, gray_sold=g, consumption=S,
+                legal_use=A + max(release, 0.0), unmet=lost, at_guard=raw >= mk.guard or raw <= mk.floor,
                 inventory=mk.inventory - release)
 
 
-def sell_lots(smugglers, offer, gray_sold, gray_price) -> float:
-    """Gray buyers take the same share sold / offered of every lot in a market. Returns revenue (USD)."""
+def sell_lots(smugglers, gray_sold, gray_price, sold_by, trips) -> float:
+    """Gray buyers in each market take `gray_sold` t, the lots that arrived first first (ties: the
+    lower smuggler index); a lot sold out ends its trip. Returns revenue (USD)."""
+    left = [row[:] for row in gray_sold]
     revenue = 0.0
-    for s in smugglers:
-        if s.status != SELLING:
-            continue
+    for s in sorted((s for s in smugglers if s.status == SELLING), key=lambda s: (s.lot.since, s.idx)):
         lot = s.lot
-        offered, sold = offer[lot.market][lot.k], gray_sold[lot.market][lot.k]
-        share = 1.0 if sold >= offered else sold / offered
-        q = lot.q * share
+        q = min(lot.q, left[lot.market][lot.k])
+        if q <= 0.0:
+            continue
+        left[lot.market][lot.k] -= q
         income = q * KG_PER_T * gray_price[lot.market][lot.k] * (1.0 - lot.commission)
         s.capital += income
+        s.trip_rev += income
         revenue += income
-        if share >= 1.0:
+        sold_by[s.network][lot.market][lot.k] = True
+        if q >= lot.q:
             lot.q = 0.0
             s.status = ACTIVE
+            trips[0] += 1.0
+            trips[1] += s.trip_rev - s.trip_cost
         else:
             lot.q -= q
     return revenue
@@ -398,7 +441,7 @@ def sell_lots(smugglers, offer, gray_sold, gray_price) -> float:
 def update_beliefs(smugglers, p, a0, b0) -> None:
     """Beta counts per (lane, method) forget toward the prior, then take the smuggler's own
     crossings (weight 1), the rest of its network's (network_share) and everybody's seizures
-    (public_share). Agents out of the game (pool, bankrupt, removed) do not learn."""
+    (public_share). Agents out of the game (pool, bankrupt) do not learn."""
     network_seen: dict[tuple[int, int, int], list[float]] = {}   # (network, lane, m) -> [seized, passed]
     public_seized: dict[tuple[int, int], float] = {}             # (lane, m) -> seizures
     for s in smugglers:
@@ -412,7 +455,7 @@ def update_beliefs(smugglers, p, a0, b0) -> None:
                 seen[1] += 1.0
     f = p.forgetting
     for s in smugglers:
-        if s.status in (POOL, BANKRUPT, REMOVED):
+        if s.status in (POOL, BANKRUPT):
             continue
         own: dict[tuple[int, int], list[float]] = {}
         for lane, seized in s.observations:
@@ -427,68 +470,79 @@ def update_beliefs(smugglers, p, a0, b0) -> None:
 
 
 # ---- the step core -----------------------------------------------------------------------
-def reference_core(model, t: int, valid, gray_exp, gray_supply, route_surge, restricted, arrivals, home,
+def reference_core(model, t: int, valid, gray_exp, gray_supply, cell_score, legit_n, legit_s, arrivals,
                    u_choice, u_cp, u_arrest, ready) -> dict:
-    """Same inputs and outputs as `SmugglingModel._core` (the kernel sequence choose -> depart ->
-    cross_checkpoints -> offer_by_market -> clear_markets -> sell_gray -> update_beliefs).
+    """Same inputs and outputs as `sim.model.core.Core.run` with the compiled kernels.
 
-    Reads the model's state (smuggler arrays, prices, inventories, customs' hit rates and tips)
-    and writes the updated state back. `arrivals` [M, K] t is what reaches each market this
-    step; its origin row is set here to the home output `home` [K] left after diversion. Only
-    ACTIVE smugglers with `ready` [N] set look for a trip this step.
+    Reads the model's state (smuggler arrays, prices, inventories, tips, hubs' import caps) and
+    writes the updated state back. Only ACTIVE smugglers with `ready` [N] set look for a trip.
     """
     L, p = model.layout, model.params
-    K, R, M, NCP, NM, C = L.K, L.R, L.M, L.NCP, len(METHODS), len(L.countries)
+    K, R, M, NCP, NM, H = L.K, L.R, L.M, L.NCP, len(METHODS), len(L.transits)
     smugglers = load_smugglers(model)
-    routes, cps = load_world(model)
+    routes, cps = load_world(model, legit_n, legit_s)
     origin_price = model.price[0].tolist()
 
     # choose and depart
-    valid_l, gray_exp_l, method_cost = valid.tolist(), gray_exp.tolist(), p.method_cost.tolist()
+    valid_l, expected, method_cost = valid.tolist(), gray_exp.tolist(), p.method_cost.tolist()
+    gray_buy = model.gray_buy.tolist()
     u_choice = u_choice.tolist()
-    choices = {s.idx: choose(s, routes, p, method_cost, valid_l, origin_price, gray_exp_l, u_choice[s.idx])
+    choices = {s.idx: choose(s, routes, p, method_cost, valid_l, origin_price, gray_buy, expected, u_choice[s.idx])
                if s.status == ACTIVE and ready[s.idx] else None
                for s in smugglers}
+    wanted = [0.0] * K
+    for c in choices.values():
+        if c is not None:
+            wanted[c[0]] += c[3]
     departed = [[0.0] * NM for _ in range(R)]
     diverted = [0.0] * K
     spent = depart(t, smugglers, choices, gray_supply.tolist(), departed, diverted)
 
     # checkpoints
-    flows = {"crossing_t": [0.0] * NCP, "crossing_cont": [0.0] * NCP,
-             "seized_t": [[0.0] * NM for _ in range(NCP)], "seizures": [[0.0] * NM for _ in range(NCP)],
-             "seizures_crm": [[[0.0] * NM for _ in range(R)] for _ in range(NCP)],
-             "delivered": [[[0.0] * K for _ in range(NM)] for _ in range(R)],
-             "transit_rec": [[0.0] * K for _ in range(C)], "seized_k": [0.0] * K}
-    world = {"hits": model.hits.tolist(), "restricted": restricted.tolist(),
-             "route_surge": route_surge.tolist(), "tip_until": model.tip_until.tolist(),
-             "container_kg": p.container_kg.tolist(), "origin_price": origin_price}
-    fines, arrests = cross_checkpoints(t, model.horizon - 1, smugglers, routes, cps, p, world, u_cp.tolist(),
-                                       u_arrest.tolist(), flows)
+    def zeros(*shape):
+        return np.zeros(shape).tolist()
+
+    flows = {"crossing_t": zeros(NCP), "seized_t": zeros(NCP, NM), "seizures": zeros(NCP, NM),
+             "cell_seized": zeros(L.NCELL), "cell_clean": zeros(L.NCELL), "insp_smuggled": zeros(NCP),
+             "n_smuggled": zeros(NCP), "s_smuggled": zeros(NCP), "delivered": zeros(R, NM, K),
+             "transit_rec": zeros(H, K), "seized_k": zeros(K), "refused_t": zeros(NCP, K), "returned_k": zeros(K)}
+    trips = [0.0, 0.0]
+    world = {"decl_cell": L.decl_cell.tolist(), "cell_cat": L.cell_cat.tolist(), "cell_origin": L.cell_origin.tolist(),
+             "origin": L.origin, "cell_score": cell_score.tolist(), "tip_until": model.tip_until.tolist(),
+             "container_kg": p.container_kg.tolist(), "origin_price": origin_price, "trips": trips,
+             "cap_room": np.maximum(p.import_cap - model.cap_used_ytd, 0.0).tolist()}
+    fines, arrests = cross_checkpoints(t, smugglers, routes, cps, p, world, u_cp.tolist(), u_arrest.tolist(), flows)
+    model.cap_used_ytd += np.array(flows["transit_rec"]).reshape(H, K)
 
     # markets: what smugglers hold for sale, clearing, gray sales
     arrivals = arrivals.tolist()
-    arrivals[0] = [max(h - d, 0.0) for h, d in zip(home.tolist(), diverted)]
-    offer = [[0.0] * K for _ in range(M)]
+    arrivals[0] = [max(a - d + back, 0.0) for a, d, back in zip(arrivals[0], diverted, flows["returned_k"])]
+    offer = zeros(M, K)
     for s in smugglers:
         if s.status == SELLING:
             offer[s.lot.market][s.lot.k] += s.lot.q
-    def cell(x, mk, k) -> float:
+
+    def at(x, mk, k) -> float:
         return float(x[mk, k])
 
     cleared = [[clear_market(Market(
-        A=arrivals[mk][k], offer=offer[mk][k], price_prev=cell(model.price, mk, k),
-        inventory=cell(model.inventory, mk, k), P0=cell(p.P0, mk, k), D0=cell(p.D0, mk, k),
-        eps=float(p.eps[k]), target=cell(p.stock_target, mk, k), restock=cell(p.restock, mk, k),
-        buffer=cell(p.buffer_share, mk, k), gray_share=cell(p.gray_share, mk, k),
-        discount=cell(p.gray_discount, mk, k), floor=cell(p.floor, mk, k), cap=cell(p.cap, mk, k)))
+        A=arrivals[mk][k], offer=offer[mk][k], price_prev=at(model.price, mk, k),
+        inventory=at(model.inventory, mk, k), P0=at(p.P0, mk, k), D0=at(p.D0, mk, k) * at(p.demand_index, mk, k),
+        eps=float(p.eps[k]), eps_sub=float(p.eps_sub[k]), backstop=at(p.backstop, mk, k),
+        target=at(p.stock_target, mk, k), restock=at(p.restock, mk, k), buffer=at(p.buffer_share, mk, k),
+        defense_share=at(p.defense_share, mk, k),
+        gray_share=at(p.gray_share, mk, k), discount=at(p.gray_discount, mk, k),
+        gray_elasticity=at(p.gray_elasticity, mk, k), gray_floor=at(p.gray_floor, mk, k), floor=at(p.floor, mk, k),
+        guard=at(p.guard, mk, k)))
         for k in range(K)] for mk in range(M)]
-    market = {key: np.array([[cell[key] for cell in row] for row in cleared]) for key in cleared[0][0]}
+    market = {key: np.array([[c[key] for c in row] for row in cleared]) for key in cleared[0][0]}
     model.inventory[:] = market.pop("inventory")
-    revenue = sell_lots(smugglers, offer, market["gray_sold"].tolist(), market["gray_price"].tolist())
+    sold_by = np.zeros((model.n_networks, M, K), bool).tolist()
+    revenue = sell_lots(smugglers, market["gray_sold"].tolist(), market["gray_price"].tolist(), sold_by, trips)
 
     if p.learning:
         update_beliefs(smugglers, p, model.a0.tolist(), model.b0.tolist())
     store_smugglers(model, smugglers)
-    return dict(departed=np.array(departed), diverted=np.array(diverted), spent=spent, fines=fines,
-                arrests=arrests, offer=np.array(offer), revenue=revenue,
-                **{key: np.array(v) for key, v in flows.items()}, **market)
+    return dict(departed=np.array(departed), diverted=np.array(diverted), wanted=np.array(wanted), spent=spent,
+                fines=fines, arrests=arrests, offer=np.array(offer), revenue=revenue, trips=np.array(trips),
+                sold_by=np.array(sold_by), **{key: np.array(v) for key, v in flows.items()}, **market)

@@ -1,11 +1,17 @@
 """Compile a validated Scenario into index maps and numpy parameter arrays.
 
-`Layout` is the fixed shape of the world (countries, markets, checkpoints, routes);
-`Params` holds every number the step needs, converted to model units (t/step, USD/kg,
-steps). An event rebuilds `Params` from the updated scenario; the layout never changes
-during a run, so state arrays keep their shapes.
+`Layout` is the fixed shape of the world (countries, markets, suppliers, routes,
+checkpoints, declaration cells); `Params` holds every number a step needs, in model units
+(t/step, USD/kg, steps). An event rebuilds `Params` from the updated scenario; the layout
+never changes during a run, so state arrays keep their shapes.
 
-Units: quantities in tonnes (t), prices in USD/kg, money in USD, time in steps.
+Declarations (MODEL.md §4.3-4.4): every container at a checkpoint carries a declared
+category (a commodity or a cover category), declared origin, declared consignee and a
+declared value, normal or far below the category's typical value. A *cell* is one such
+declaration at one checkpoint; customs keeps hit rates per cell and scores a container by
+its cell (plus tips), so a smuggled and a legitimate container in the same cell look the
+same. `decl_cell[k, r, j, m]` is the cell a smuggled consignment of commodity k on route r
+shows at its j-th checkpoint when concealed by method m.
 """
 
 from __future__ import annotations
@@ -15,12 +21,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.scenario.schema import METHODS, Customs, Scenario
+from sim.scenario.schema import COVERS, DEFAULT_MIX, METHODS, Customs, Scenario
 
 IMPORT, EXPORT = 0, 1
 OPEN, LICENSE, BAN = 0, 1, 2
 M_FALSE_END_USER, M_MISLABEL, M_MIX_SCRAP, M_SHIELDED, M_UNDERVALUE, M_RELABEL = range(6)
+TRANSIT_ONLY = np.array([True, False, False, False, False, True])   # need a route through a hub
+# methods whose papers need an export licence for a controlled consignee, and get one with a
+# false end-user certificate (the hub importer named as end user)
+FALSE_CERTIFICATE = np.array([True, False, False, False, False, True])
 MAX_CP = 4  # checkpoints on a route: origin export, transit import, transit export, destination import
+KG_PER_T = 1000.0
 
 
 @dataclass
@@ -31,7 +42,15 @@ class Layout:
     countries: list[str]
     origin: int                      # country index
     markets: list[str]               # country ids, origin first
+    market_of_country: np.ndarray    # [C] market index or -1
     transits: list[str]
+    hub_of_country: np.ndarray       # [C] transit index or -1
+    suppliers: list[str]
+    sup_country: np.ndarray          # [S] country index
+    sup_k: np.ndarray                # [S] commodity index
+    sup_origin: np.ndarray           # [S] bool: one of the origin's exporters
+    sup_serves: np.ndarray           # [S, M] bool: sells there at reference
+    sup_lag: np.ndarray              # [S, M] shipping steps (0 at home)
     routes: list[str]
     route_market: np.ndarray         # [R] market index of the destination
     route_via: np.ndarray            # [R] country index of the transit country, -1 if direct
@@ -44,10 +63,16 @@ class Layout:
     route_lane: np.ndarray           # [R, 4] belief lane: checkpoint x declared consignee, -1 padded
     lane_country: np.ndarray         # [NL] country index of the lane's customs
     lane_names: list[str]            # "CN:export>TH"
-    producers: list[str]
-    producer_market: np.ndarray      # [P] market index
-    producer_commodity: np.ndarray   # [P]
-    lead_steps: np.ndarray           # [M] steps for legal goods origin -> market (0 for origin)
+    categories: list[str]            # commodities, then cover categories
+    cell_cp: np.ndarray              # [NCELL] checkpoint
+    cell_cat: np.ndarray             # [NCELL] category index
+    cell_origin: np.ndarray          # [NCELL] declared origin (country index)
+    cell_consignee: np.ndarray       # [NCELL] declared consignee (country index)
+    cell_low: np.ndarray             # [NCELL] bool: declared value far below typical
+    decl_cell: np.ndarray            # [K, R, 4, 6] cell of a smuggled consignment, -1 where no checkpoint
+    flow_cells: tuple                # legit commodity flows -> cells: (cell, s, m, kind) arrays, kind 0 departs 1 arrives
+    hub_cells: tuple                 # hubs' baseline imports -> cells: (cell, hub, k) arrays
+    cover_cells: np.ndarray          # [NCELL] bool: a cover-category cell of other goods
 
     @property
     def K(self) -> int:
@@ -58,12 +83,43 @@ class Layout:
         return len(self.markets)
 
     @property
+    def S(self) -> int:
+        return len(self.suppliers)
+
+    @property
     def R(self) -> int:
         return len(self.routes)
 
     @property
     def NCP(self) -> int:
         return len(self.cp_names)
+
+    @property
+    def NCELL(self) -> int:
+        return len(self.cell_cp)
+
+    def cell_name(self, i: int) -> str:
+        low = " (low value)" if self.cell_low[i] else ""
+        return (f"{self.cp_names[self.cell_cp[i]]}: {self.categories[self.cell_cat[i]]} "
+                f"{self.countries[self.cell_origin[i]]}>{self.countries[self.cell_consignee[i]]}{low}")
+
+
+def _declaration(k: int, origin: int, via: int, dest: int, j: int, ncp: int, m: int, cover_of: list[int],
+                 K: int) -> tuple[int, int, int, bool]:
+    """(category, declared origin, declared consignee, low value) of a smuggled consignment at its
+    j-th checkpoint (MODEL.md §4.3). Categories: commodity k, or K + index of a cover category."""
+    if m == M_MISLABEL:
+        cat = cover_of[k]
+    elif m == M_MIX_SCRAP:
+        cat = K + COVERS.index("scrap")
+    elif m == M_SHIELDED:
+        cat = K + COVERS.index("metal_goods")
+    else:
+        cat = k
+    hub_leg = via >= 0 and j <= 1          # origin export and hub import name the hub as consignee
+    consignee = via if hub_leg else dest
+    declared_origin = via if (m == M_RELABEL and via >= 0 and j >= 2) else origin
+    return cat, declared_origin, consignee, m == M_UNDERVALUE
 
 
 def build_layout(s: Scenario) -> Layout:
@@ -73,6 +129,7 @@ def build_layout(s: Scenario) -> Layout:
     origin = s.origin
     markets = [origin] + s.ids("destination")
     mi = {c: i for i, c in enumerate(markets)}
+    transits = s.ids("transit")
     cps: list[tuple[int, int]] = []
     lanes: list[tuple[int, int]] = []   # (checkpoint, declared consignee country)
 
@@ -102,19 +159,92 @@ def build_layout(s: Scenario) -> Layout:
         for j, (c, kind, off) in enumerate(seq):
             route_cp[r, j] = cp(c, kind)
             offs[r, j] = off
-            # smugglers tell apart exports declared to a hub from exports declared to the destination
             consignee = ci[rt.via] if (rt.via and j == 0) else (ci[c] if kind == IMPORT else ci[rt.destination])
             if (route_cp[r, j], consignee) not in lanes:
                 lanes.append((route_cp[r, j], consignee))
             route_lane[r, j] = lanes.index((route_cp[r, j], consignee))
         ncp[r] = len(seq)
-    lead = np.zeros(len(markets), np.int64)
-    for d in markets[1:]:
-        direct = [rt.leg1_steps for rt in s.routes.values() if rt.destination == d and not rt.via]
-        lead[mi[d]] = min(direct) if direct else 2
-    prods = list(s.producers)
+
+    sups = list(s.suppliers)
+    S, M = len(sups), len(markets)
+    serves = np.zeros((S, M), bool)
+    lag = np.zeros((S, M), np.int64)
+    wk_per_step = s.days_per_step / 7.0
+    for i, sid in enumerate(sups):
+        sp = s.suppliers[sid]
+        for mkt in sp.sales_t_per_year:
+            m = mi[mkt]
+            serves[i, m] = True
+            weeks = 0 if mkt == sp.country else sp.shipping_weeks_to.get(mkt, sp.shipping_weeks)
+            lag[i, m] = int(round(weeks / wk_per_step))
+
+    # ---- declaration cells ---------------------------------------------------------
+    cells: dict[tuple[int, int, int, int, bool], int] = {}
+
+    def cell(c: int, cat: int, o: int, d: int, low: bool) -> int:
+        return cells.setdefault((c, cat, o, d, bool(low)), len(cells))
+
+    nK = len(K)
+    cover_of = [nK + COVERS.index(s.commodities[k].cover_category) for k in K]
+    decl = -np.ones((nK, R, MAX_CP, len(METHODS)), np.int64)
+    for k in range(nK):
+        for r in range(R):
+            for j in range(ncp[r]):
+                for m in range(len(METHODS)):
+                    if TRANSIT_ONLY[m] and via[r] < 0:
+                        continue
+                    cat, o, d, low = _declaration(k, ci[origin], via[r], ci[markets[rmk[r]]], j, ncp[r], m, cover_of, nK)
+                    decl[k, r, j, m] = cell(route_cp[r, j], cat, o, d, low)
+    # legit commodity flows: origin exports at the origin's export checkpoint, arrivals at import checkpoints
+    fc: list[tuple[int, int, int, int]] = []
+    cp_of = {key: i for i, key in enumerate(cps)}
+    origin_export = cp_of.get((ci[origin], EXPORT))
+    for i, sid in enumerate(sups):
+        sp = s.suppliers[sid]
+        k = K.index(sp.commodity)
+        for mkt in sp.sales_t_per_year:
+            m = mi[mkt]
+            if mkt == sp.country:
+                continue
+            if sp.country == origin and origin_export is not None:
+                for low in (False, True):
+                    fc.append((cell(origin_export, k, ci[origin], ci[mkt], low), i, m, 0))
+            imp = cp_of.get((ci[mkt], IMPORT))
+            if imp is not None:
+                for low in (False, True):
+                    fc.append((cell(imp, k, ci[sp.country], ci[mkt], low), i, m, 1))
+    hc: list[tuple[int, int, int]] = []
+    for h, hub in enumerate(transits):
+        for kk in s.countries[hub].baseline_imports_t_per_year:
+            k = K.index(kk)
+            for key in ((ci[origin], EXPORT), (ci[hub], IMPORT)):
+                if key in cp_of:
+                    hc.append((cell(cp_of[key], k, ci[origin], ci[hub], False), h, k))
+    # other goods: at an export checkpoint declared from its country to every partner, at an import
+    # checkpoint from every partner to its country
+    for c, (country, kind) in enumerate(cps):
+        for cov in range(len(COVERS)):
+            for y in range(len(C)):
+                if y != country:
+                    o, d = (country, y) if kind == EXPORT else (y, country)
+                    cell(c, nK + cov, o, d, False)
+    keys = sorted(cells, key=cells.get)
+    arr = np.array(keys, dtype=np.int64).reshape(-1, 5)
+    hub_idx = -np.ones(len(C), np.int64)
+    for h, hub in enumerate(transits):
+        hub_idx[ci[hub]] = h
+    mkt_idx = -np.ones(len(C), np.int64)
+    for m, c in enumerate(markets):
+        mkt_idx[ci[c]] = m
+    fc_a = np.array(fc, np.int64).reshape(-1, 4)
+    hc_a = np.array(hc, np.int64).reshape(-1, 3)
     return Layout(
-        commodities=K, countries=C, origin=ci[origin], markets=markets, transits=s.ids("transit"),
+        commodities=K, countries=C, origin=ci[origin], markets=markets, market_of_country=mkt_idx,
+        transits=transits, hub_of_country=hub_idx, suppliers=sups,
+        sup_country=np.array([ci[s.suppliers[x].country] for x in sups], np.int64),
+        sup_k=np.array([K.index(s.suppliers[x].commodity) for x in sups], np.int64),
+        sup_origin=np.array([s.suppliers[x].country == origin for x in sups], bool),
+        sup_serves=serves, sup_lag=lag,
         routes=routes, route_market=rmk, route_via=via, route_cp=route_cp, route_cp_offset=offs,
         route_ncp=ncp, cp_country=np.array([c for c, _ in cps], np.int64),
         cp_kind=np.array([k for _, k in cps], np.int64),
@@ -122,10 +252,13 @@ def build_layout(s: Scenario) -> Layout:
         route_lane=route_lane,
         lane_country=np.array([cps[c][0] for c, _ in lanes], np.int64),
         lane_names=[f"{C[cps[c][0]]}:{'export>' + C[d] if cps[c][1] == EXPORT else 'import'}" for c, d in lanes],
-        producers=prods,
-        producer_market=np.array([mi[s.producers[p].market] for p in prods], np.int64),
-        producer_commodity=np.array([K.index(s.producers[p].commodity) for p in prods], np.int64),
-        lead_steps=lead,
+        categories=K + list(COVERS),
+        cell_cp=arr[:, 0].copy(), cell_cat=arr[:, 1].copy(), cell_origin=arr[:, 2].copy(),
+        cell_consignee=arr[:, 3].copy(), cell_low=arr[:, 4].astype(bool),
+        decl_cell=decl,
+        flow_cells=(fc_a[:, 0].copy(), fc_a[:, 1].copy(), fc_a[:, 2].copy(), fc_a[:, 3].copy()),
+        hub_cells=(hc_a[:, 0].copy(), hc_a[:, 1].copy(), hc_a[:, 2].copy()),
+        cover_cells=arr[:, 1] >= nK,
     )
 
 
@@ -133,58 +266,76 @@ def build_layout(s: Scenario) -> Layout:
 class Params:
     """Every number the step uses, in model units. Rebuilt when an event fires."""
 
+    wk: float                       # weeks per step
     # markets [M, K]
     P0: np.ndarray
-    D0: np.ndarray                  # t/step
+    D0: np.ndarray                  # t/step at P0 (reference)
+    demand_index: np.ndarray
     eps: np.ndarray                 # [K]
+    eps_sub: np.ndarray             # [K]
+    backstop: np.ndarray            # USD/kg
     stock_target: np.ndarray        # t
-    stock_initial: np.ndarray       # t
-    price_initial: np.ndarray       # USD/kg
     restock: np.ndarray
     buffer_share: np.ndarray
     defense_share: np.ndarray
     gray_share: np.ndarray
     gray_discount: np.ndarray
-    floor: np.ndarray
-    cap: np.ndarray
-    F0: np.ndarray                  # legal imports from origin before controls, t/step (dest rows)
-    other_supply: np.ndarray        # uncontrolled imports from the rest of the world, t/step
-    hub_imports: np.ndarray         # [C, K] transit countries' own imports from origin, t/step
-    origin_output: np.ndarray       # [K] t/step
-    import_cap: np.ndarray          # [C, K] t/yr, inf if none
+    gray_elasticity: np.ndarray
+    gray_floor: np.ndarray
+    floor: np.ndarray               # USD/kg guard
+    guard: np.ndarray               # USD/kg guard
     container_kg: np.ndarray        # [K]
-    # producers [P]
-    prod_capacity: np.ndarray       # t/step (initial; state carries expansions)
-    prod_cost: np.ndarray
-    prod_hurdle: np.ndarray
-    prod_expansion: np.ndarray      # t/step
-    prod_lead: np.ndarray           # steps
-    prod_whistle: np.ndarray        # bool
-    prod_tip_rate: np.ndarray       # tips/step at 100 % gray share
-    prod_tip_to: np.ndarray         # country index, -1
+    typical_value: np.ndarray       # [K] USD/kg
+    # suppliers [S] and [S, M]
+    ref_flow: np.ndarray            # [S, M] t/step
+    ref_share: np.ndarray           # [S, M]
+    freight_sm: np.ndarray          # [S, M] USD/kg
+    ref_netback: np.ndarray         # [S, M] USD/kg
+    Q0: np.ndarray                  # [S] t/step reference output incl. hub baselines
+    hub_part: np.ndarray            # [S] t/step of hubs' baseline imports it ships (origin suppliers)
+    capacity0: np.ndarray           # [S] t/step
+    unit_cost: np.ndarray
+    supply_elasticity: np.ndarray
+    supply_adjustment: np.ndarray   # per step
+    disruption: np.ndarray
+    hurdle: np.ndarray
+    expansion: np.ndarray           # t/step
+    lead: np.ndarray                # steps
+    whistle: np.ndarray             # bool
+    tip_rate: np.ndarray            # tips/step at 100 % gray share
+    tip_to: np.ndarray              # country index, -1
+    trade_elasticity: float         # sigma
+    contract_speed: float           # kappa per step
+    price_expectation: float        # weight of the latest price in suppliers' planning prices, per step
+    # hubs [H, K]
+    hub_baseline: np.ndarray        # t/step
+    import_cap: np.ndarray          # t/yr, inf if none
+    commission_c: np.ndarray        # [C]
     # routes [R] and methods [6]
     freight: np.ndarray
     commission: np.ndarray
     method_cost: np.ndarray
-    method_declares: np.ndarray
-    method_transit_only: np.ndarray
     # checkpoints [NCP]
     cp_capacity: np.ndarray         # containers/step
-    cp_legit: np.ndarray            # containers/step
     cp_detect: np.ndarray           # [NCP, 6] detection given inspection
     cp_coop: np.ndarray
     cp_random_share: np.ndarray
     cp_corruption: np.ndarray
-    cp_learning_rate: np.ndarray
     cp_learn_w: np.ndarray
+    cp_memory: np.ndarray           # per step
+    cp_hit_prior: np.ndarray
     cp_value_w: np.ndarray
+    cp_low_share: np.ndarray
     cp_restricted_w: np.ndarray
+    cp_licence_w: np.ndarray
     cp_anomaly_w: np.ndarray
     cp_anomaly_on: np.ndarray       # bool: trade_anomaly tech active
     cp_anomaly_thr: np.ndarray
     cp_tip_w: np.ndarray
     cp_tip_steps: np.ndarray
     cp_cost: np.ndarray             # USD per inspected container
+    cp_fixed_cost: np.ndarray       # USD per step
+    cover_n: np.ndarray             # [NCELL] containers of other goods per step
     origin_trace_tags: bool
     # penalties
     fine_multiple: float
@@ -194,7 +345,7 @@ class Params:
     temperature: float
     ready_prob: float               # per step
     price_learning: float           # per step
-    logit: bool
+    public_price_learning: float    # per step
     risk_averse: bool
     learning: bool
     forgetting: float
@@ -204,14 +355,16 @@ class Params:
     entry_max: float                # smugglers/step
     entry_profit_ref: float
     # exporters
-    gray_markup: float
     divertible_share: float
-    supply_elasticity: float
-    supply_adjustment: float
-    trace_tag_compliance: float
+    compliance_cost: np.ndarray     # [E] USD/kg, quantiles of a log-normal
+    trace_prob: float               # per step while diverting (incl. trace tags)
+    penalty_multiple: float
+    licence_loss: float             # USD/kg
+    blacklist_steps: int
+    gray_price_speed: float         # max log change of W per step
 
 
-def _customs(s: Scenario, country: str) -> Customs:
+def customs_of(s: Scenario, country: str) -> Customs:
     return s.customs.get(country, Customs())
 
 
@@ -223,133 +376,205 @@ def detection_matrix(eff: dict[str, dict[str, float]], techs: list[str]) -> np.n
     return 1.0 - miss
 
 
+def per_step(rate_per_week: float, wk: float) -> float:
+    """A share of a gap closed per week, as a share per step of `wk` weeks."""
+    return 1.0 - (1.0 - rate_per_week) ** wk
+
+
+def _normal_quantiles(n: int) -> np.ndarray:
+    """Standard normal quantiles at (i + 0.5) / n (firms at the quantiles of a log-normal)."""
+    from statistics import NormalDist
+    nd = NormalDist()
+    return np.array([nd.inv_cdf((i + 0.5) / n) for i in range(n)])
+
+
 def build_params(s: Scenario, L: Layout) -> Params:
     wk = s.days_per_step / 7.0            # weeks per step
     yr = s.days_per_step / 365.25         # years per step
-    K, M = L.K, L.M
+    K, M, S = L.K, L.M, L.S
     mk = [[s.markets[c][k] for k in L.commodities] for c in L.markets]
 
     def grid(attr: str) -> np.ndarray:
         return np.array([[getattr(x, attr) for x in row] for row in mk], float)
 
-    D0 = grid("ref_demand_t_per_year") * yr
-    F0 = grid("imports_from_origin_t_per_year") * yr
-    F0[0] = 0.0
-    prod_cap = np.zeros(len(L.producers))
-    cap_by_mk = np.zeros((M, K))
-    for i, pid in enumerate(L.producers):
-        prod_cap[i] = s.producers[pid].capacity_t_per_year * yr
-        cap_by_mk[L.producer_market[i], L.producer_commodity[i]] += prod_cap[i]
-    other = np.maximum(D0 - F0 - cap_by_mk, 0.0)
-    other[0] = 0.0
-    C = len(L.countries)
-    hub = np.zeros((C, K))
-    icap = np.full((C, K), np.inf)
-    for ci, c in enumerate(L.countries):
-        ct = s.countries[c]
+    P0 = grid("ref_price_usd_kg")
+    D0 = np.array([[s.demand(c, k) for k in L.commodities] for c in L.markets]) * yr
+    ref_flow = np.zeros((S, M))
+    freight_sm = np.zeros((S, M))
+    hub_part = np.zeros(S)
+    H = len(L.transits)
+    hub_base = np.zeros((H, K))
+    icap = np.full((H, K), np.inf)
+    for h, hub in enumerate(L.transits):
+        ct = s.countries[hub]
         for k, v in ct.baseline_imports_t_per_year.items():
-            hub[ci, L.commodities.index(k)] = v * yr
+            hub_base[h, L.commodities.index(k)] = v * yr
         for k, v in ct.import_cap_t_per_year.items():
-            icap[ci, L.commodities.index(k)] = v
-    origin_output = D0[0] + F0[1:].sum(axis=0) + hub.sum(axis=0)
+            icap[h, L.commodities.index(k)] = v
+    for i, sid in enumerate(L.suppliers):
+        sp = s.suppliers[sid]
+        for mkt, q in sp.sales_t_per_year.items():
+            m = L.markets.index(mkt)
+            ref_flow[i, m] = q * yr
+            freight_sm[i, m] = 0.0 if mkt == sp.country else sp.freight_usd_kg_to.get(mkt, sp.freight_usd_kg)
+    # hubs' baseline imports are shipped by the origin's suppliers of that commodity, pro rata
+    for k in range(K):
+        origin_sups = np.flatnonzero(L.sup_origin & (L.sup_k == k))
+        out = ref_flow[origin_sups].sum(axis=1)
+        if len(origin_sups) and out.sum() > 0:
+            hub_part[origin_sups] = hub_base[:, k].sum() * out / out.sum()
+    sales = ref_flow.sum(axis=1)
+    share = np.divide(ref_flow, sales[:, None], out=np.zeros_like(ref_flow), where=sales[:, None] > 0)
+    P0_sm = P0[:, L.sup_k].T                                      # [S, M] reference price where it sells
+    ref_netback = np.where(L.sup_serves, P0_sm - freight_sm, 0.0)
+    Q0 = sales + hub_part
+    sp_list = [s.suppliers[x] for x in L.suppliers]
+    cap0 = np.array([(p.capacity_t_per_year * yr if p.capacity_t_per_year is not None else 1.25 * q)
+                     for p, q in zip(sp_list, Q0)])
 
     freight = np.array([s.routes[r].freight_usd_kg for r in L.routes])
-    commission = np.array([s.countries[s.routes[r].via].commission if s.routes[r].via else 0.0 for r in L.routes])
-    cust = [_customs(s, L.countries[c]) for c in L.cp_country]
-    coop = np.array([1.0 if c == L.origin else s.countries[L.countries[c]].cooperation for c in L.cp_country])
-    pr = list(s.producers.values())
-    ci_of = {c: i for i, c in enumerate(L.countries)}
-    sm = s.smugglers
-    oc = _customs(s, L.countries[L.origin])
+    commission_c = np.array([s.countries[c].commission if "transit" in s.countries[c].roles else 0.0
+                             for c in L.countries])
+    commission = np.where(L.route_via >= 0, commission_c[np.maximum(L.route_via, 0)], 0.0)
+    cust = [customs_of(s, L.countries[c]) for c in L.cp_country]
+    coop = []
+    for c, kind in zip(L.cp_country, L.cp_kind):
+        ct = s.countries[L.countries[c]]
+        if c == L.origin or ("transit" in ct.roles and kind == IMPORT):
+            coop.append(1.0)      # the origin enforces its own controls; hubs inspect imports as usual
+        else:
+            coop.append(ct.cooperation)
+    # other goods per cell: containers/step of each cover category, spread over partner countries
+    cover_n = np.zeros(L.NCELL)
+    weight = np.array([s.countries[c].trade_weight for c in L.countries])
+    covers = L.categories[K:]
+    for i in np.flatnonzero(L.cover_cells):
+        c = L.cell_cp[i]
+        home = L.cp_country[c]
+        kind = "export" if L.cp_kind[c] == EXPORT else "import"
+        cu = cust[c]
+        mix = cu.traffic_mix if cu.traffic_mix is not None else DEFAULT_MIX[kind]
+        partner = L.cell_consignee[i] if kind == "export" else L.cell_origin[i]
+        total_w = weight.sum() - weight[home]
+        if total_w > 0:
+            cover_n[i] = (cu.legit_containers_per_week * wk * mix.get(covers[L.cell_cat[i] - K], 0.0)
+                          * weight[partner] / total_w)
+    sm, ex = s.smugglers, s.exporters
+    oc = customs_of(s, L.countries[L.origin])
+    origin_tags = "trace_tags" in oc.technologies
+    tv = [s.commodities[k].typical_value_usd_kg or s.markets[s.origin][k].ref_price_usd_kg for k in L.commodities]
     return Params(
-        P0=grid("ref_price_usd_kg"), D0=D0, eps=np.array([s.commodities[k].elasticity for k in L.commodities]),
+        wk=wk, P0=P0, D0=D0, demand_index=grid("demand_index"),
+        eps=np.array([s.commodities[k].elasticity for k in L.commodities]),
+        eps_sub=np.array([s.commodities[k].substitution_elasticity for k in L.commodities]),
+        backstop=grid("backstop_index") * P0,
         stock_target=grid("stock_cover_days") / s.days_per_step * D0, restock=grid("restock_speed"),
-        price_initial=grid("initial_price_index") * grid("ref_price_usd_kg"),
-        stock_initial=np.array([[x.stock_cover_days if x.initial_stock_days is None else x.initial_stock_days
-                                 for x in row] for row in mk]) / s.days_per_step * D0,
         buffer_share=grid("buffer_share"), defense_share=grid("defense_share"),
-        gray_share=grid("gray_share"), gray_discount=grid("gray_discount"), floor=grid("price_floor"),
-        cap=grid("price_cap"), F0=F0, other_supply=other, hub_imports=hub, origin_output=origin_output,
-        import_cap=icap, container_kg=np.array([s.commodities[k].container_load_kg for k in L.commodities]),
-        prod_capacity=prod_cap, prod_cost=np.array([p.unit_cost_usd_kg for p in pr]),
-        prod_hurdle=np.array([p.hurdle for p in pr]),
-        prod_expansion=np.array([p.expansion_t_per_year * yr for p in pr]),
-        prod_lead=np.array([round(p.lead_time_years / yr) for p in pr], np.int64),
-        prod_whistle=np.array([p.whistleblower for p in pr], bool),
-        prod_tip_rate=np.array([p.tip_rate_per_year * yr for p in pr]),
-        prod_tip_to=np.array([ci_of.get(p.tip_to, -1) for p in pr], np.int64),
+        gray_share=grid("gray_share"), gray_discount=grid("gray_discount"),
+        gray_elasticity=grid("gray_elasticity"), gray_floor=grid("gray_floor"),
+        floor=grid("price_floor_index") * P0, guard=grid("price_guard_index") * P0,
+        container_kg=np.array([s.commodities[k].container_load_kg for k in L.commodities]),
+        typical_value=np.array(tv, float),
+        ref_flow=ref_flow, ref_share=share, freight_sm=freight_sm, ref_netback=ref_netback, Q0=Q0,
+        hub_part=hub_part, capacity0=cap0,
+        unit_cost=np.array([p.unit_cost_usd_kg for p in sp_list]),
+        supply_elasticity=np.array([p.supply_elasticity for p in sp_list]),
+        supply_adjustment=np.array([per_step(p.supply_adjustment, wk) for p in sp_list]),
+        disruption=np.array([p.disruption for p in sp_list]),
+        hurdle=np.array([p.hurdle for p in sp_list]),
+        expansion=np.array([p.expansion_t_per_year * yr for p in sp_list]),
+        lead=np.array([round(p.lead_time_years / yr) for p in sp_list], np.int64),
+        whistle=np.array([p.whistleblower for p in sp_list], bool),
+        tip_rate=np.array([p.tip_rate_per_year * yr for p in sp_list]),
+        tip_to=np.array([L.countries.index(p.tip_to) if p.tip_to in L.countries else -1 for p in sp_list], np.int64),
+        trade_elasticity=s.trade.elasticity, contract_speed=per_step(s.trade.contract_speed, wk),
+        price_expectation=per_step(s.trade.price_expectation_speed, wk),
+        hub_baseline=hub_base, import_cap=icap, commission_c=commission_c,
         freight=freight, commission=commission,
         method_cost=np.array([s.methods[m].cost_usd_kg for m in METHODS]),
-        method_declares=np.array([s.methods[m].declares_commodity for m in METHODS], bool),
-        method_transit_only=np.array([s.methods[m].transit_only for m in METHODS], bool),
         cp_capacity=np.array([c.capacity_per_week * wk for c in cust]),
-        cp_legit=np.array([c.legit_containers_per_week * wk for c in cust]),
         cp_detect=np.array([detection_matrix(s.eff, c.technologies) for c in cust]).reshape(len(cust), len(METHODS)),
-        cp_coop=coop, cp_random_share=np.array([c.random_share for c in cust]),
+        cp_coop=np.array(coop), cp_random_share=np.array([c.random_share for c in cust]),
         cp_corruption=np.array([c.corruption for c in cust]),
-        cp_learning_rate=np.array([c.learning_rate for c in cust]),
         cp_learn_w=np.array([c.learn_weight for c in cust]),
+        cp_memory=np.array([c.hit_rate_memory ** wk for c in cust]),
+        cp_hit_prior=np.array([c.hit_rate_prior for c in cust]),
         cp_value_w=np.array([c.value_anomaly_weight for c in cust]),
+        cp_low_share=np.array([c.legit_low_value_share for c in cust]),
         cp_restricted_w=np.array([c.restricted_weight for c in cust]),
+        cp_licence_w=np.array([c.licence_weight for c in cust]),
         cp_anomaly_w=np.array([c.anomaly_weight for c in cust]),
         cp_anomaly_on=np.array(["trade_anomaly" in c.technologies for c in cust], bool),
         cp_anomaly_thr=np.array([c.anomaly_threshold for c in cust]),
         cp_tip_w=np.array([c.tip_weight for c in cust]),
         cp_tip_steps=np.array([max(1, round(c.tip_duration_weeks / wk)) for c in cust], np.int64),
         cp_cost=np.array([c.cost_per_inspection_usd for c in cust]),
-        origin_trace_tags="trace_tags" in oc.technologies,
+        cp_fixed_cost=np.array([c.capacity_cost_usd_per_year * c.capacity_per_week * yr for c in cust]),
+        cover_n=cover_n, origin_trace_tags=origin_tags,
         fine_multiple=s.penalties.fine_multiple, arrest_prob=s.penalties.arrest_prob,
         sentence_steps=int(math.ceil(s.penalties.sentence_years / yr)),
         temperature=sm.temperature_usd if sm.logit else 0.0,
-        ready_prob=min(1.0, sm.trips_per_week * s.days_per_step / 7.0),
-        price_learning=1.0 - (1.0 - sm.price_learning) ** (s.days_per_step / 7.0), logit=sm.logit and sm.temperature_usd > 0,
+        ready_prob=min(1.0, sm.trips_per_week * wk),
+        price_learning=per_step(sm.price_learning, wk),
+        public_price_learning=per_step(sm.public_price_learning, wk),
         risk_averse=sm.risk_averse, learning=sm.learning, forgetting=sm.forgetting,
         network_share=sm.network_share, public_share=sm.public_share,
         sentence_cost=s.penalties.sentence_years * sm.freedom_value_usd_per_year,
         entry_max=sm.entry_max_per_year * yr, entry_profit_ref=sm.entry_profit_ref_usd,
-        gray_markup=s.exporters.gray_markup, divertible_share=s.exporters.divertible_share,
-        supply_elasticity=s.exporters.supply_elasticity, supply_adjustment=s.exporters.supply_adjustment,
-        trace_tag_compliance=s.exporters.trace_tag_compliance,
+        divertible_share=ex.divertible_share,
+        compliance_cost=ex.compliance_cost_usd_kg * np.exp(ex.compliance_spread * _normal_quantiles(ex.count)),
+        trace_prob=min(1.0, ex.trace_prob + (ex.trace_tags_trace_prob if origin_tags else 0.0)),
+        penalty_multiple=ex.penalty_multiple, licence_loss=ex.licence_loss_usd_kg,
+        blacklist_steps=int(round(ex.blacklist_weeks / wk)),
+        gray_price_speed=ex.gray_price_speed * wk,
     )
 
 
 @dataclass
 class ControlState:
-    """The control regime in force for each (market, commodity) at one step."""
+    """The origin's control regime in force for each destination or hub country and commodity."""
 
-    export_share: np.ndarray     # [M, K] share of F0 exported legally this step
-    restricted: np.ndarray       # [M, K] bool: regime is license or ban
-    extraterritorial: np.ndarray  # [M, K] bool
-    quota: np.ndarray            # [M, K] t/yr
-    military_blocked: np.ndarray  # [M, K] bool: military users get no origin goods (ban, or licences exclude them)
+    regime: np.ndarray           # [C, K] OPEN, LICENSE or BAN
+    allowed: np.ndarray          # [C, K] share of intended exports that may ship (approval x non-military)
+    delay: np.ndarray            # [C, K] steps a licence takes
+    quota: np.ndarray            # [C, K] t/yr
+    friction: np.ndarray         # [C, K] USD/kg
+    extraterritorial: np.ndarray  # [C, K] bool
+    military_blocked: np.ndarray  # [C, K] bool: military users get no origin goods
+
+    @property
+    def restricted(self) -> np.ndarray:
+        return self.regime != OPEN
 
 
 def controls_at(s: Scenario, L: Layout, step: int) -> ControlState:
-    """Later controls in the file override earlier ones for the same (commodity, destination)."""
-    M, K = L.M, L.K
-    share = np.ones((M, K))
-    restricted = np.zeros((M, K), bool)
-    extra = np.zeros((M, K), bool)
-    quota = np.full((M, K), np.inf)
-    blocked = np.zeros((M, K), bool)
+    """Later controls in the file override earlier ones for the same (commodity, country)."""
+    C, K = len(L.countries), L.K
+    regime = np.zeros((C, K), np.int64)
+    allowed = np.ones((C, K))
+    delay = np.zeros((C, K), np.int64)
+    quota = np.full((C, K), np.inf)
+    friction = np.zeros((C, K))
+    extra = np.zeros((C, K), bool)
+    blocked = np.zeros((C, K), bool)
     for c in s.controls.values():
-        start = s.control_step(c)
-        if step < start:
+        if step < s.control_step(c):
             continue
-        for m in range(1, M):
-            if c.destination not in ("all", L.markets[m]):
+        for ci, country in enumerate(L.countries):
+            if ci == L.origin or c.destination not in ("all", country):
                 continue
             for k in range(K):
                 if c.commodity not in ("all", L.commodities[k]):
                     continue
-                restricted[m, k] = c.regime != "open"
-                extra[m, k] = c.extraterritorial and c.regime != "open"
-                quota[m, k] = c.quota_t_per_year if c.regime == "license" else np.inf
-                blocked[m, k] = c.regime == "ban" or (c.regime == "license" and c.military_share > 0)
-                if c.regime == "open":
-                    share[m, k] = 1.0
-                elif c.regime == "ban":
-                    share[m, k] = 0.0
-                else:  # licences come through `delay_steps` after the control starts
-                    share[m, k] = 0.0 if step < start + c.delay_steps else (1 - c.military_share) * c.approval_rate
-    return ControlState(share, restricted, extra, quota, blocked)
+                regime[ci, k] = REGIME_CODE[c.regime]
+                lic = c.regime == "license"
+                allowed[ci, k] = 1.0 if c.regime == "open" else ((1 - c.military_share) * c.approval_rate if lic else 0.0)
+                delay[ci, k] = c.delay_steps if lic else 0
+                quota[ci, k] = (c.quota_t_per_year if c.quota_t_per_year is not None else np.inf) if lic else np.inf
+                friction[ci, k] = c.friction_usd_kg if lic else 0.0
+                extra[ci, k] = c.extraterritorial and c.regime != "open"
+                blocked[ci, k] = c.regime == "ban" or (lic and c.military_share > 0)
+    return ControlState(regime, allowed, delay, quota, friction, extra, blocked)
+
+
+REGIME_CODE = {"open": OPEN, "license": LICENSE, "ban": BAN}

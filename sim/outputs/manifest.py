@@ -23,14 +23,48 @@ def versions() -> dict[str, str]:
     return out
 
 
-def git_commit() -> str | None:
-    """HEAD of the repository holding this package, or None (no git, no repo, no commit)."""
+CHECKOUT = Path(__file__).resolve().parents[2]  # the repository root, when run from a checkout
+
+
+def _git(*args: str) -> str | None:
+    """Output of a git command in the checkout holding this package, or None (no git, no repo)."""
     try:
-        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parents[2],
-                           capture_output=True, text=True, timeout=10)
+        r = subprocess.run(["git", *args], cwd=CHECKOUT, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
-    return r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else None
+    return r.stdout if r.returncode == 0 else None
+
+
+def _in_checkout() -> bool:
+    """True when this package is the working tree of a git repository (not an installed copy
+    that merely lies inside some repository, e.g. a .venv in a checkout)."""
+    top = _git("rev-parse", "--show-toplevel")
+    return bool(top) and Path(top.strip()).resolve() == CHECKOUT
+
+
+def git_commit() -> str | None:
+    """HEAD of the repository holding this package, or None (no git, no repo, no commit)."""
+    head = _git("rev-parse", "HEAD") if _in_checkout() else None
+    return head.strip() if head and head.strip() else None
+
+
+def git_dirty() -> bool | None:
+    """Whether the checkout has uncommitted changes to tracked files (None outside a checkout)."""
+    if not _in_checkout():
+        return None
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return None if status is None else bool(status.strip())
+
+
+def executor(workers: int | None, scheduler: str | None) -> dict:
+    """How the replicates were run, for the manifest: in this process, on local worker
+    processes (how many), or on a Dask scheduler (its address). Results do not depend on it."""
+    import os
+
+    if scheduler:
+        return {"kind": "dask", "scheduler": scheduler, "workers": workers}
+    n = int(workers) if workers is not None else (os.cpu_count() or 1)
+    return {"kind": "in-process", "workers": 1} if n == 1 else {"kind": "processes", "workers": n}
 
 
 def manifest(scenario, results, argv, started: dt.datetime, ended: dt.datetime, extra=None) -> dict:
@@ -55,6 +89,7 @@ def manifest(scenario, results, argv, started: dt.datetime, ended: dt.datetime, 
     commit = git_commit()
     if commit:
         out["git_commit"] = commit
+        out["git_dirty"] = git_dirty()
     out["scenario"] = scenario.model_dump(mode="json")
     out.update(extra or {})
     from sim.outputs.results import jsonable

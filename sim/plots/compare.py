@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from sim.plots.io import KPI_UNITS, Run, load_run
+from sim.model.metrics import KPI_NAMES, kpi
+from sim.plots.effects import fig_tradeoff, tradeoff_points
+from sim.plots.io import Run, load_run
 from sim.plots.run import check_format
 from sim.plots.style import GREY, PALETTE, fmt_value, new_figure, save, source_line, style, titles, unit_axis
 from sim.plots.timeseries import date_span, fan, finish_time_axis, make_room
@@ -28,7 +30,7 @@ COMPARISON_COLUMNS = ["scenario", "kpi", "mean", "p05", "p95", "diff_mean", "dif
 
 
 def _kpi_order(kpis) -> list[str]:
-    known = [k for k in KPI_UNITS if k in set(kpis)]
+    known = [k for k in KPI_NAMES if k in set(kpis)]
     return known + sorted(set(kpis) - set(known))
 
 
@@ -49,7 +51,7 @@ def fig_kpi_differences(comparison: pd.DataFrame, kpis: list[str] | None = None,
     y = {s: i for i, s in enumerate(scen)}
     for ax, k in zip(axes.flat, kpis):
         d = comparison[comparison["kpi"] == k].set_index("scenario")
-        unit = KPI_UNITS.get(k, "")
+        unit = kpi(k).unit
         ax.axvline(0, color=GREY, lw=0.8)
         for i, s in enumerate(scen):
             if s not in d.index:
@@ -85,7 +87,7 @@ def fig_kpi_differences(comparison: pd.DataFrame, kpis: list[str] | None = None,
         rel = rel[[k for k in rel.index if k in kpis]]
         if not rel.empty:
             k = rel.abs().idxmax()
-            u = KPI_UNITS.get(k, "")
+            u = kpi(k).unit
             sub = (f"Largest relative change, {scen[1]} vs {base}: {k} from {fmt_value(b[k], u)} "
                    f"by {fmt_value(o.loc[k, 'diff_mean'], u if u == 'share' else '')} ({rel[k]:+.0%}, paired mean)")
     titles(fig, f"KPIs: paired difference to '{base}' (dot: mean, bar: 5-95 % of replicates)", sub)
@@ -138,7 +140,8 @@ def compare_source(runs: dict[str, Run]) -> str:
 
 def write_compare_charts(compare_dir: Path | str, run_dirs: dict[str, Path] | list[Path],
                          comparison: pd.DataFrame, fmt: str = "png") -> list[Path]:
-    """Write <compare_dir>/charts/kpi_differences.<fmt> and series.<fmt>; return the paths.
+    """Write <compare_dir>/charts/kpi_differences.<fmt>, series.<fmt> and cost_leakage.<fmt> (when
+    the comparison has both KPIs); return the paths.
 
     `run_dirs` maps scenario name -> its results folder, or lists the folders (named by their
     scenarios), baseline first; `comparison` is the table described in this module's docstring.
@@ -154,4 +157,7 @@ def write_compare_charts(compare_dir: Path | str, run_dirs: dict[str, Path] | li
         paths = [save(fig_kpi_differences(comparison, source=src), out / f"kpi_differences.{fmt}")]
         if runs:
             paths.append(save(fig_compare_series(runs, source=src), out / f"series.{fmt}"))
+        if {"enforcement_cost_usd", "illicit_delivered_t"} <= set(comparison["kpi"]):
+            paths.append(save(fig_tradeoff(tradeoff_points(comparison), title="Enforcement cost against illicit "
+                                           "deliveries, per scenario", source=src), out / f"cost_leakage.{fmt}"))
     return paths

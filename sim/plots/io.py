@@ -2,12 +2,13 @@
 
 `load_run(path)` accepts a run folder (results/<scenario>/<run-id>/) or a scenario folder
 (results/<scenario>/, the newest run is taken). Problems raise `ResultsError` with a
-one-line message naming the file, for the CLI to print with exit status 2.
+one-line message naming the file and what is wrong (shapes are checked by
+sim.outputs.read), for the CLI to print with exit status 2. Folders of older versions
+(no `supplier` column, "" instead of null in unused key columns) read the same.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -15,20 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-KEYS = ("market", "commodity", "route", "checkpoint", "method")
-# Display unit of each KPI (MODEL.md §6), used on axes and in the brief's table.
-KPI_UNITS = {
-    "illicit_delivered_t": "t", "leakage_share": "share", "interdiction_rate": "share",
-    "seizures_count": "count", "seized_t": "t", "price_peak_index": "index", "price_end_index": "index",
-    "origin_price_index": "index", "transit_import_surge": "x baseline", "active_smugglers_peak": "count",
-    "arrests": "count", "defense_shortfall_t": "t", "min_stock_cover_days": "days",
-    "enforcement_cost_usd": "USD", "fines_usd": "USD", "smuggler_profit_usd": "USD",
-    "weeks_to_halve": "weeks",
-}
+from sim.model.metrics import KEYS
+from sim.outputs.read import ResultsError, read_kpis_json, read_manifest
 
-
-class ResultsError(ValueError):
-    """A results folder that cannot be read; str() is a one-line message naming the file."""
+__all__ = ["KEYS", "ResultsError", "Run", "find_run", "load_run"]
 
 
 @dataclass
@@ -118,13 +109,12 @@ class Run:
             d = d[d[k] == v]
         return d
 
-    def quantiles(self, metric: str, by: str | None = None, weekly: bool = False, smooth: int = 1,
-                  **filters) -> pd.DataFrame:
-        """Bands across replicates of a metric summed over unnamed keys, per date (and group).
+    def wide(self, metric: str, by: str | None = None, weekly: bool = False, smooth: int = 1,
+             **filters) -> pd.DataFrame:
+        """A metric summed over unnamed keys: rows (group, date), one column per replicate.
 
-        Returns columns [group, date, p05, p25, p50, p75, p95]; `weekly` converts per-step
-        flows to per week; `smooth` > 1 takes a trailing moving average over that many steps
-        within each replicate first. Missing (replicate, date, group) cells count as 0.
+        `weekly` converts per-step flows to per week; `smooth` > 1 takes a trailing moving
+        average over that many steps within each replicate. Missing cells count as 0.
         """
         d = self.metric(metric, **filters)
         grp = d[by] if by else pd.Series("", index=d.index)
@@ -136,9 +126,21 @@ class Run:
         if smooth > 1:
             wide = wide.groupby(level="group", group_keys=False).apply(
                 lambda g: g.rolling(smooth, min_periods=1).mean())
-        q = wide.quantile([0.05, 0.25, 0.5, 0.75, 0.95], axis=1).T
+        return wide
+
+    def quantiles(self, metric: str, by: str | None = None, weekly: bool = False, smooth: int = 1,
+                  **filters) -> pd.DataFrame:
+        """Bands across replicates per date (and group): columns [group, date, p05, p25, p50, p75, p95]
+        (see `wide` for the arguments)."""
+        q = self.wide(metric, by, weekly, smooth, **filters).quantile([0.05, 0.25, 0.5, 0.75, 0.95], axis=1).T
         q.columns = ["p05", "p25", "p50", "p75", "p95"]
         return q.reset_index()
+
+    def means(self, metric: str, by: str, weekly: bool = False, **filters) -> pd.DataFrame:
+        """Mean across replicates per date, one column per group (rows: dates). Means add up:
+        the groups' means sum to the mean of the total, which medians do not."""
+        w = self.wide(metric, by, weekly, **filters)
+        return w.mean(axis=1).unstack("group", fill_value=0.0) if not w.empty else pd.DataFrame()
 
     def totals(self, metric: str, by: str | list[str], **filters) -> pd.Series:
         """Sum over the run per replicate, mean over replicates, per group (e.g. t per route)."""
@@ -147,6 +149,12 @@ class Run:
         per_rep = d.groupby(["replicate", *by])["value"].sum().unstack(by, fill_value=0.0)
         per_rep = per_rep.reindex(sorted(self.ts["replicate"].unique()), fill_value=0.0)
         return per_rep.mean().sort_index()
+
+    def kpi_values(self, kpi: str) -> pd.Series:
+        """A KPI per replicate (index: replicate), NaN where undefined; empty when absent."""
+        if kpi not in self.kpis or "replicate" not in self.kpis:
+            return pd.Series(dtype=float)
+        return self.kpis.set_index("replicate")[kpi].astype(float).sort_index()
 
     def kpi_band(self, kpi: str) -> tuple[float, float, float]:
         """(mean, p05, p95) of a KPI across replicates (NaN when absent)."""
@@ -177,31 +185,35 @@ def find_run(path: Path) -> Path:
 def load_run(path: Path) -> Run:
     """Load a results folder for plotting (see module docstring)."""
     path = find_run(Path(path))
-    mf = path / "manifest.json"
-    try:
-        manifest = json.loads(mf.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ResultsError(f"{mf}: cannot read ({e})") from None
-    if not isinstance(manifest.get("scenario"), dict):
-        raise ResultsError(f"{mf}: key 'scenario' missing or not a table")
+    manifest = read_manifest(path)
     tp = path / "timeseries.parquet"
     try:
         ts = pd.read_parquet(tp)
     except Exception as e:  # noqa: BLE001 - pyarrow raises several types for missing/corrupt files
         raise ResultsError(f"{tp}: cannot read ({type(e).__name__}: {e})".splitlines()[0]) from None
-    missing = {"replicate", "date", "metric", "value", *KEYS} - set(ts.columns)
+    missing = {"replicate", "date", "metric", "value"} - set(ts.columns)
     if missing:
         raise ResultsError(f"{tp}: missing columns {', '.join(sorted(missing))}")
-    ts["date"] = pd.to_datetime(ts["date"])
+    if not pd.api.types.is_numeric_dtype(ts["value"]):
+        raise ResultsError(f"{tp}: column value: expected numbers (got {ts['value'].dtype})")
+    try:
+        ts["date"] = pd.to_datetime(ts["date"])
+    except (ValueError, TypeError) as e:
+        raise ResultsError(f"{tp}: column date: not dates ({e})".splitlines()[0]) from None
+    for k in KEYS:  # one internal form: "" for an unused key, whether stored as null or ""
+        ts[k] = ts[k].astype(object).where(ts[k].notna(), "").astype(str) if k in ts else ""
     kpis, summary = pd.DataFrame(), {}
     kj, kc = path / "kpis.json", path / "kpis.csv"
-    try:
-        if kj.is_file():
-            k = json.loads(kj.read_text())
-            kpis, summary = pd.DataFrame(k.get("per_replicate", [])), k.get("summary", {})
-        elif kc.is_file():
+    if kj.is_file():
+        rows, summary = read_kpis_json(kj)
+        kpis = pd.DataFrame(rows)
+    elif kc.is_file():
+        try:
             k = pd.read_csv(kc, dtype={"replicate": str})
-            kpis = k[~k["replicate"].isin(["mean", "p05", "p95"])]
-    except (OSError, ValueError) as e:
-        raise ResultsError(f"{kj if kj.is_file() else kc}: cannot read ({e})") from None
+        except (OSError, ValueError) as e:
+            raise ResultsError(f"{kc}: cannot read ({e})".splitlines()[0]) from None
+        if "replicate" not in k:
+            raise ResultsError(f"{kc}: missing column replicate")
+        k = k[~k["replicate"].isin(["mean", "p05", "p95"])]  # older files kept the summary rows here
+        kpis = k.assign(replicate=pd.to_numeric(k["replicate"], errors="coerce"))
     return Run(path=path, manifest=manifest, ts=ts, kpis=kpis, summary=summary)

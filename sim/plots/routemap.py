@@ -2,8 +2,8 @@
 
 The map is schematic: countries are dots at their scenario lon/lat on a plain
 equirectangular frame with a light graticule (no basemap, nothing downloaded). Arrow width
-is the illicit tonnage per route leg over the run (mean over replicates); legal imports
-from the origin are drawn in another colour.
+is the illicit tonnage per route leg over the run (mean over replicates); legal flows are
+drawn in another colour, on their own width scale. A hub whose import cap binds is marked.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+from matplotlib import patheffects
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch
 
+from sim.plots.bounds import binding_bounds
 from sim.plots.io import Run
-from sim.plots.style import GREY, PALETTE, new_figure, source_line, titles
+from sim.plots.style import BOUND_COLOR, GREY, PALETTE, new_figure, source_line, titles
 
 ILLICIT, LEGAL = PALETTE[3], PALETTE[0]  # vermillion, blue
 ROLE_COLOR = {"origin": PALETTE[3], "transit": PALETTE[1], "destination": PALETTE[0], "supplier": PALETTE[2]}
@@ -54,57 +56,107 @@ def _layout(run: Run, pad: float = 25.0):
     return dict(zip(ids, xs)), dict(zip(ids, lat)), c0, xlim, ylim
 
 
+def legal_legs(run: Run) -> tuple[dict[tuple[str, str], float], str]:
+    """Legal tonnes over the run (mean of replicates) per (supplier, market), and a legend label.
+
+    Version 2 records `legal_flow_t` by supplier and market (every supplier); older results
+    only `legal_imports_t` by market, drawn as coming from the origin.
+    """
+    countries = run.scenario.get("countries", {})
+    if not run.metric("legal_flow_t").empty:
+        tot = run.totals("legal_flow_t", ["supplier", "market"])
+        return ({(a, b): float(v) for (a, b), v in tot.items() if a != b and a in countries and b in countries},
+                "Legal shipments")
+    if run.metric("legal_imports_t").empty:
+        return {}, "Legal imports from origin"
+    tot = run.totals("legal_imports_t", "market")
+    return ({(run.origin, m): float(v) for m, v in tot.items() if m in countries and m != run.origin},
+            "Legal imports from origin")
+
+
+def _arrows(ax, x, y, flows: dict, color: str, rad: float, top: float) -> None:
+    for (a, b), t in flows.items():
+        if t <= 0:
+            continue
+        w = max(0.8, MAX_WIDTH * t / top)  # points; filled arrow, so the head does not bloat
+        style = f"simple,tail_width={w},head_width={w + 6},head_length={6 + w / 2}"
+        ax.add_patch(FancyArrowPatch((x[a], y[a]), (x[b], y[b]), connectionstyle=f"arc3,rad={rad}",
+                                     arrowstyle=style, lw=0, color=color, alpha=0.75,
+                                     shrinkA=6, shrinkB=8, zorder=2))
+
+
+# label offsets tried in turn (points): below, above, right, left of the dot
+_SPOTS = ((0, -9, "center", "top"), (0, 9, "center", "bottom"), (9, 0, "left", "center"), (-9, 0, "right", "center"))
+
+
+def _labels(ax, x, y, names: dict[str, str], bold: set[str], notes: dict[str, str]) -> None:
+    """Country names with a white halo, each placed where it overlaps no label placed before
+    (hubs and the origin first); `notes` add a second line in the bound colour."""
+    renderer = ax.figure.canvas.get_renderer()
+    placed = []
+    halo = [patheffects.withStroke(linewidth=3, foreground="white")]
+    for c in sorted(names, key=lambda c: c not in bold):
+        for dx, dy, ha, va in _SPOTS:
+            t = ax.annotate(names[c], (x[c], y[c]), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va,
+                            fontsize=8.5 if c in bold else 7.5, fontweight="bold" if c in bold else "normal",
+                            zorder=6, path_effects=halo)
+            box = t.get_window_extent(renderer).expanded(1.05, 1.15)
+            if not any(box.overlaps(b) for b in placed) or (dx, dy) == _SPOTS[-1][:2]:
+                placed.append(box)
+                break
+            t.remove()
+        if c in notes:
+            ax.annotate(notes[c], (x[c], y[c]), xytext=(dx, dy - 11 if dy <= 0 else dy + 11),
+                        textcoords="offset points", ha=ha, va=va, fontsize=7, color=BOUND_COLOR, zorder=6,
+                        path_effects=halo)
+
+
 def draw_routemap(ax, run: Run, legend: bool = True) -> None:
+    """Countries, illicit tonnes per route leg and legal tonnes per supplier and market, each
+    with its own width scale (legal trade is often far larger than smuggling)."""
     countries = run.scenario.get("countries", {})
     ids = list(countries)
     x, y, c0, xlim, ylim = _layout(run)
-    # graticule every 30 degrees, labelled in true longitude
-    ax.grid(False)
+    ax.grid(False)  # graticule every 30 degrees, labelled in true longitude
     for g in range(-180, 181, 30):
         ax.axvline(g, color="#E6E6E6", lw=0.6, zorder=0)
     for g in range(-60, 91, 30):
         ax.axhline(g, color="#E6E6E6", lw=0.6, zorder=0)
     ill = legs(run)
-    legal = run.totals("legal_imports_t", "market") if not run.metric("legal_imports_t").empty else {}
-    legal = {(run.origin, m): float(v) for m, v in dict(legal).items() if m in countries and m != run.origin}
-    top = max([*ill.values(), *legal.values(), 1e-9])
-    for flows, color, rad in ((legal, LEGAL, -0.22), (ill, ILLICIT, 0.18)):
-        for (a, b), t in flows.items():
-            if t <= 0:
-                continue
-            w = max(0.8, MAX_WIDTH * t / top)  # points; filled arrow, so the head does not bloat
-            style = f"simple,tail_width={w},head_width={w + 6},head_length={6 + w / 2}"
-            ax.add_patch(FancyArrowPatch((x[a], y[a]), (x[b], y[b]), connectionstyle=f"arc3,rad={rad}",
-                                         arrowstyle=style, lw=0, color=color, alpha=0.75,
-                                         shrinkA=6, shrinkB=8, zorder=2))
+    legal, legal_label = legal_legs(run)
+    top_ill, top_legal = max([*ill.values(), 1e-9]), max([*legal.values(), 1e-9])
+    _arrows(ax, x, y, legal, LEGAL, -0.22, top_legal)
+    _arrows(ax, x, y, ill, ILLICIT, 0.18, top_ill)
     for c in ids:
         role = next((r for r in ("origin", "destination", "transit", "supplier") if r in countries[c]["roles"]),
                     "supplier")
         ax.plot(x[c], y[c], "o", ms=8, color=ROLE_COLOR[role], mec="white", mew=1.2, zorder=4)
-        ax.annotate(countries[c].get("name") or c, (x[c], y[c]), xytext=(0, -9), textcoords="offset points",
-                    ha="center", va="top", fontsize=7.5, zorder=5,
-                    bbox={"boxstyle": "square,pad=0.05", "fc": "white", "ec": "none", "alpha": 0.7})
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
     ax.set_aspect("equal")
+    caps = {b.market: f"import cap binds: {b.detail}" for b in binding_bounds(run) if b.kind == "import cap"}
+    hubs = {c for c in ids if {"origin", "transit"} & set(countries[c]["roles"])}
+    _labels(ax, x, y, {c: countries[c].get("name") or c for c in ids}, hubs, caps)
     ticks = [t for t in range(-180, 181, 30) if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
     ax.set_xticks(ticks, [f"{(t + c0 + 180) % 360 - 180:.0f}°".replace("-", "\u2212") for t in ticks])
     ax.set_yticks([t for t in range(-60, 91, 30) if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]])
     ax.yaxis.set_major_formatter("{x:.0f}°")
     ax.set_xlabel("Longitude (degrees)")
     ax.set_ylabel("Latitude (degrees)")
-    for s in ax.spines.values():
-        s.set_visible(False)
+    for sp in ax.spines.values():
+        sp.set_visible(False)
     ax.tick_params(length=0)
     if legend:
-        h = [Line2D([], [], color=GREY, lw=MAX_WIDTH, label=f"{top:,.0f} t"),
-             Line2D([], [], color=GREY, lw=MAX_WIDTH / 4, label=f"{top / 4:,.0f} t"),
-             Line2D([], [], color=ILLICIT, lw=4, label="Illicit (smuggled)"),
-             Line2D([], [], color=LEGAL, lw=4, label="Legal imports from origin")]
+        h = [Line2D([], [], color=ILLICIT, lw=w, label=f"Illicit (smuggled): {t:,.0f} t")
+             for w, t in ((MAX_WIDTH, top_ill), (MAX_WIDTH / 4, top_ill / 4))]
+        if legal:
+            h += [Line2D([], [], color=LEGAL, lw=w, label=f"{legal_label}: {t:,.0f} t")
+                  for w, t in ((MAX_WIDTH, top_legal), (MAX_WIDTH / 4, top_legal / 4))]
         h += [Line2D([], [], ls="", marker="o", ms=7, color=col, label=r.capitalize())
               for r, col in ROLE_COLOR.items() if any(r in v["roles"] for v in countries.values())]
         ax.legend(handles=h, loc="upper left", bbox_to_anchor=(1.01, 1.0), alignment="left", handlelength=2.5,
-                  title=f"Tonnes over the run\n(mean of {run.replicates} replicates)", title_fontsize=8)
+                  title=f"Tonnes over the run (mean of {run.replicates}\nreplicates); widths scaled separately\n"
+                        "for illicit and legal flows", title_fontsize=8)
 
 
 def fig_routemap(run: Run):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sim.plots.io import Run, load_run
 from sim.plots.routemap import fig_interdiction, fig_routemap
+from sim.plots.sankey import fig_sankey
 from sim.plots.style import FORMATS, save, style
 from sim.plots.timeseries import fig_buyers, fig_flows, fig_prices, fig_smugglers
 
@@ -14,6 +15,7 @@ RUN_CHARTS = {
     "prices": fig_prices,
     "flows": fig_flows,
     "routemap": fig_routemap,
+    "sankey": fig_sankey,
     "interdiction": fig_interdiction,
     "buyers": fig_buyers,
     "smugglers": fig_smugglers,

@@ -8,8 +8,8 @@ globally. Charts are drawn with the non-interactive Agg backend: no display is n
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
+import io
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -26,6 +26,7 @@ STYLE = Path(__file__).with_name("brief.mplstyle")
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 GREY = "#666666"
 EVENT_COLOR = "#444444"
+BOUND_COLOR = "#B2182B"  # a bound that binds: a warning, so a colour not in the palette
 FORMATS = ("png", "svg", "pdf")
 
 
@@ -109,37 +110,64 @@ def mark_events(ax, events: list[dict], labels: bool = True) -> float:
 
 
 def source_line(fig, text: str) -> None:
-    """Provenance in small grey text at the bottom left (kept inside the layout)."""
-    fig.supxlabel(text, x=0.005, ha="left", fontsize=6.5, color=GREY, fontweight="normal")
+    """Provenance in small grey text at the bottom left, wrapped to the figure's width (the
+    layout keeps it inside the figure, so it is never clipped)."""
+    text = textwrap.fill(text, max(40, int(fig.get_figwidth() * 72 * 0.97 / (6.5 * 0.55))))
+    fig.supxlabel(text, x=0.005, ha="left", fontsize=6.5, color=GREY, fontweight="normal", multialignment="left")
 
 
-def titles(fig, title: str, subtitle: str = "") -> None:
-    """Figure title (what the chart shows) and an optional computed one-line finding below it.
+def titles(fig, title: str, subtitle: str = "", color: str = "#333333") -> None:
+    """Figure title (what the chart shows) and an optional computed finding below it, both wrapped
+    to the figure's width.
 
-    The suptitle carries an empty second line so the layout keeps room for the subtitle,
-    which is drawn in regular weight at a fixed offset under the title.
+    The suptitle carries empty lines so the layout keeps room for the subtitle, which is drawn
+    in regular weight at a fixed offset under the title.
     """
-    fig.suptitle(title + ("\n" if subtitle else ""), x=0.01, ha="left",
-                 fontsize=12, fontweight="bold", linespacing=1.6)
-    if subtitle:  # the suptitle's top sits h_pad (3 pt) under the figure's top edge
-        shift = ScaledTranslation(0, -22 / 72, fig.dpi_scale_trans)
-        fig.text(0.01, 1.0, subtitle, transform=fig.transFigure + shift, ha="left", va="top",
-                 fontsize=9.5, color="#333333")
+    width_pt = fig.get_figwidth() * 72 * 0.97
+    title = textwrap.fill(title, max(20, int(width_pt / (12 * 0.62))))
+    sub = textwrap.fill(subtitle, max(20, int(width_pt / (9.5 * 0.55)))) if subtitle else ""
+    n_sub = sub.count("\n") + 1 if sub else 0
+    blank = int(np.ceil(n_sub * 9.5 * 1.2 / (12 * 1.6)))
+    fig.suptitle(title + "\n" * blank, x=0.01, ha="left", fontsize=12, fontweight="bold", linespacing=1.6)
+    if sub:  # the suptitle's top sits h_pad (3 pt) under the figure's top edge
+        shift = ScaledTranslation(0, -(22 + 19.2 * title.count("\n")) / 72, fig.dpi_scale_trans)
+        fig.text(0.01, 1.0, sub, transform=fig.transFigure + shift, ha="left", va="top",
+                 fontsize=9.5, color=color, linespacing=1.2)
 
 
 def save(fig, path: Path) -> Path:
-    """Write the figure atomically (temp file in the same folder, then rename) and close it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    """Write the figure atomically (sim.outputs.results.atomic_path, mode 0644) and close it."""
+    from sim.outputs.results import atomic_path
+
+    path = Path(path)
     try:
-        fig.savefig(tmp, format=path.suffix.lstrip("."), metadata=_metadata(path.suffix))
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=path.suffix.lstrip("."), metadata=_metadata(path.suffix))
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
+
+
+def png_bytes(fig, dpi: int = 150) -> bytes:
+    """The figure as PNG bytes (for reports and slides), then closed."""
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=dpi, metadata=_metadata(".png"))
+    finally:
+        plt.close(fig)
+    return buf.getvalue()
+
+
+def mark_bound(ax, y: float, label: str, color: str = BOUND_COLOR) -> None:
+    """A horizontal dotted line at a bound (cap, floor, guard) that binds, labelled at the right
+    end inside the axes, so a reader sees that the bound, not the model, set those values."""
+    ax.axhline(y, color=color, lw=1.1, ls=(0, (1, 1.5)), zorder=3)
+    lo, hi = ax.get_ylim()
+    if y > hi - 0.1 * (hi - lo):  # keep the label inside the axes
+        ax.set_ylim(lo, y + 0.12 * (y - lo))
+    ax.annotate(label, xy=(1.0, y), xycoords=("axes fraction", "data"), xytext=(-3, 3),
+                textcoords="offset points", ha="right", va="bottom", fontsize=7.5, color=color,
+                bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.85}, zorder=6)
 
 
 def _metadata(suffix: str) -> dict | None:

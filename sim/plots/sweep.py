@@ -23,9 +23,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.plots.io import KPI_UNITS
+from sim.model.metrics import KPI_NAMES, kpi
+from sim.plots.effects import fig_tradeoff, tradeoff_points
 from sim.plots.run import check_format
-from sim.plots.style import GREY, PALETTE, fmt_value, new_figure, save, source_line, style, titles, unit_axis
+from sim.plots.style import (
+    BOUND_COLOR,
+    GREY,
+    PALETTE,
+    fmt_value,
+    new_figure,
+    save,
+    source_line,
+    style,
+    titles,
+    unit_axis,
+)
 
 BOOKKEEPING = {"point", "replicate", "seed", "error", "scenario", "run_id", "run_key", "n_ok", "n_failed"}
 SOBOL_COLUMNS = ["kpi", "param", "S1", "S1_conf", "ST", "ST_conf"]
@@ -36,10 +48,10 @@ def split_columns(points: pd.DataFrame, params: list[str] | None = None,
     """(parameter columns, KPI columns) of a sweep table; KPIs that never vary are dropped."""
     numeric = [c for c in points.columns if pd.api.types.is_numeric_dtype(points[c])]
     if kpis is None:
-        kpis = [k for k in KPI_UNITS if k in points.columns]
+        kpis = [k for k in KPI_NAMES if k in points.columns]
         kpis = [k for k in kpis if points[k].notna().any() and points[k].nunique() > 1]
     if params is None:
-        params = [c for c in numeric if c not in KPI_UNITS and c not in BOOKKEEPING]
+        params = [c for c in numeric if c not in KPI_NAMES and c not in BOOKKEEPING]
     if not params:
         raise ValueError("sweep table has no parameter columns (numeric columns that are not KPIs)")
     return params, kpis
@@ -92,8 +104,8 @@ def _response_curves(points, p, kpis, source):
         ax.plot(s.index, s["mean"], "o-", color=PALETTE[0], ms=3.5, label="mean")
         ax.set_title(k, fontsize=9)
         ax.set_xlabel(p, fontsize=8)
-        ax.set_ylabel(unit_axis(ax.yaxis, KPI_UNITS.get(k, "")), fontsize=8)
-        if KPI_UNITS.get(k) in ("t", "count", "days", "USD", "share") and s["p05"].min() >= 0:
+        ax.set_ylabel(unit_axis(ax.yaxis, kpi(k).unit), fontsize=8)
+        if kpi(k).unit in ("t", "count", "days", "USD", "share") and s["p05"].min() >= 0:
             ax.set_ylim(bottom=0)  # quantities from zero (profits may be negative: left as they are)
     if banded:
         axes[0][0].legend(loc="best", fontsize=7)
@@ -115,7 +127,7 @@ def _response_heatmaps(points, params, kpis, source):
         ax.set_xticks(range(m.shape[1]), [f"{v:g}" for v in m.columns], fontsize=7)
         ax.set_yticks(range(m.shape[0]), [f"{v:g}" for v in m.index], fontsize=7)
         ax.grid(False)
-        unit = KPI_UNITS.get(k, "")
+        unit = kpi(k).unit
         if m.size <= 64:
             lo, hi = np.nanmin(m.to_numpy()), np.nanmax(m.to_numpy())
             for (i, j), v in np.ndenumerate(m.to_numpy()):
@@ -144,7 +156,7 @@ def _response_scatter(points, params, kpis, source):
             ax = axes[i][j]
             ax.plot(per_point[p], per_point[k], ".", color=PALETTE[0], ms=3, alpha=0.6)
             if j == 0:
-                ax.set_ylabel(f"{k} ({unit_axis(ax.yaxis, KPI_UNITS.get(k, ''))})", fontsize=7)
+                ax.set_ylabel(f"{k} ({unit_axis(ax.yaxis, kpi(k).unit)})", fontsize=7)
             if i == len(kpis) - 1:
                 ax.set_xlabel(p, fontsize=7)
     titles(fig, "KPIs against each varied parameter",
@@ -154,19 +166,40 @@ def _response_scatter(points, params, kpis, source):
     return fig
 
 
+def sobol_warning(sobol: pd.DataFrame, max_conf: float = 0.1) -> str:
+    """Why the Sobol sample looks too small to trust ('' if it does not): wide 95 % intervals, or
+    estimates outside 0-1 (which true indices never are)."""
+    conf = float(np.nanmax(sobol[["S1_conf", "ST_conf"]].to_numpy())) if len(sobol) else 0.0
+    vals = sobol[["S1", "ST"]].to_numpy(float)
+    outside = bool(((vals < -0.05) | (vals > 1.05)).any())
+    why = [f"95 % intervals up to \u00b1{conf:.2f}"] if conf > max_conf else []
+    why += ["estimates outside 0-1"] if outside else []
+    if not why:
+        return ""
+    n = f" (N = {int(sobol['N'].iloc[0])})" if "N" in sobol else ""
+    return f"Warning: sample too small{n}: {' and '.join(why)}; run the sweep with more base samples"
+
+
 def fig_sobol(sobol: pd.DataFrame, kpis: list[str] | None = None, source: str = ""):
-    """Sobol indices per KPI: first-order S1 and total ST per parameter, with 95 % intervals."""
+    """Sobol indices per KPI: first-order S1 and total ST per parameter, with 95 % intervals.
+
+    The axis spans whatever the estimates and intervals reach (true indices lie in 0-1; the
+    part outside is shaded), and a warning says when the sample is too small to trust."""
     if "param" not in sobol and "key" in sobol:
         sobol = sobol.rename(columns={"key": "param"})
     missing = set(SOBOL_COLUMNS) - set(sobol.columns)
     if missing:
         raise ValueError(f"Sobol table lacks columns {', '.join(sorted(missing))}")
-    sobol = sobol[sobol.groupby("kpi")["ST"].transform(lambda v: v.notna().any())].fillna(0.0)
+    sobol = sobol[sobol.groupby("kpi")["ST"].transform(lambda v: v.notna().any())].fillna(
+        {"S1": 0.0, "ST": 0.0, "S1_conf": 0.0, "ST_conf": 0.0})
     if sobol.empty:
         raise ValueError("Sobol table has no finite indices")
-    kpis = kpis or [k for k in KPI_UNITS if k in set(sobol["kpi"])] + \
-        sorted(set(sobol["kpi"]) - set(KPI_UNITS))
+    kpis = kpis or [k for k in KPI_NAMES if k in set(sobol["kpi"])] + \
+        sorted(set(sobol["kpi"]) - set(KPI_NAMES))
     n_par = sobol["param"].nunique()
+    lo = min(0.0, float((sobol[["S1", "ST"]].to_numpy() - sobol[["S1_conf", "ST_conf"]].to_numpy()).min()))
+    hi = max(1.0, float((sobol[["S1", "ST"]].to_numpy() + sobol[["S1_conf", "ST_conf"]].to_numpy()).max()))
+    pad = 0.04 * (hi - lo)
     fig, axes = _grid(len(kpis), ncols=3, w=3.9, h=0.45 * n_par + 1.3)
     for ax, k in zip(axes.flat, kpis):
         d = sobol[sobol["kpi"] == k].sort_values("ST")
@@ -176,26 +209,40 @@ def fig_sobol(sobol: pd.DataFrame, kpis: list[str] | None = None, source: str = 
         ax.barh(y - 0.2, d["S1"], 0.38, xerr=d["S1_conf"], color=PALETTE[1], label="S1 (first order)",
                 error_kw={"ecolor": GREY, "lw": 0.8, "capsize": 2})
         ax.set_yticks(y, d["param"], fontsize=7.5)
-        ax.set_xlim(0, max(1.0, float((d["ST"] + d["ST_conf"]).max())))
-        ax.set_xlabel("Share of KPI variance (index, 0-1)", fontsize=8)
+        ax.set_xlim(lo - pad, hi + pad)  # the same honest span in every panel
+        for a, b in ((lo - pad, 0.0), (1.0, hi + pad)):
+            if b > a:
+                ax.axvspan(a, b, color="#EEEEEE", zorder=0, lw=0)
+        ax.axvline(0, color=GREY, lw=0.7)
+        ax.set_xlabel("Sobol index (share of variance)", fontsize=8)
         ax.set_title(k, fontsize=9)
         ax.grid(axis="x", color="#DDDDDD", lw=0.6)
         ax.grid(axis="y", visible=False)
     axes[0][0].legend(loc="lower right", fontsize=7)
-    titles(fig, "Which parameters drive the KPIs (Sobol indices)",
-           "Bars: index estimate; whiskers: 95 % confidence interval")
+    warn = sobol_warning(sobol)
+    sub = "Bars: index estimate; whiskers: 95 % confidence interval" + \
+        ("; shaded: outside 0-1, where true indices never are" if lo < 0 or hi > 1 else "")
+    titles(fig, "Which parameters drive the KPIs (Sobol indices)", warn or sub, color=BOUND_COLOR if warn else "#333333")
     if source:
-        source_line(fig, source)
+        source_line(fig, source + (f" | {sub}" if warn else ""))
+    elif warn:
+        source_line(fig, sub)
     return fig
 
 
 def write_sweep_charts(sweep_dir: Path | str, points: pd.DataFrame, sobol: pd.DataFrame | None = None,
                        fmt: str = "png", source: str = "") -> list[Path]:
-    """Write <sweep_dir>/charts/response.<fmt> (and sobol.<fmt> when given); return the paths."""
+    """Write <sweep_dir>/charts/response.<fmt>, cost_leakage.<fmt> (when the sweep has both KPIs) and
+    sobol.<fmt> (when given); return the paths."""
     check_format(fmt)
     out = Path(sweep_dir) / "charts"
     with style():
         paths = [save(fig_response(points, source=source), out / f"response.{fmt}")]
+        if {"enforcement_cost_usd", "illicit_delivered_t"} <= set(points.columns):
+            params, _ = split_columns(points)
+            pts = tradeoff_points(sweep=points, params=params)
+            paths.append(save(fig_tradeoff(pts, title="Enforcement cost against illicit deliveries, per sweep point",
+                                           source=source), out / f"cost_leakage.{fmt}"))
         if sobol is not None and not sobol.empty and sobol[["S1", "ST"]].notna().any().any():
             paths.append(save(fig_sobol(sobol, source=source), out / f"sobol.{fmt}"))
     return paths

@@ -10,8 +10,9 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.patches import Patch
 
+from sim.plots.bounds import binding_bounds, price_bounds
 from sim.plots.io import Run
-from sim.plots.style import GREY, PALETTE, date_axis, mark_events, new_figure, source_line, titles
+from sim.plots.style import GREY, PALETTE, date_axis, mark_bound, mark_events, new_figure, source_line, titles
 
 BAND_HANDLES = [Patch(color=GREY, alpha=0.35, label="50 % of replicates"),
                 Patch(color=GREY, alpha=0.15, label="90 % of replicates")]
@@ -81,7 +82,8 @@ def _change_text(run: Run, q: pd.DataFrame, who: str) -> str:
 
 # ---- prices -----------------------------------------------------------------------------
 def draw_price_index(ax, run: Run, commodity: str, markets: list[str]) -> None:
-    """Fan chart of the price index per market, reference line at 1 (data only; see finish_time_axis)."""
+    """Fan chart of the price index per market, reference line at 1, and any price cap or floor
+    that a price sat on (data only; see finish_time_axis)."""
     for i, m in enumerate(markets):
         q = run.quantiles("price_index", market=m, commodity=commodity)
         if q.empty:
@@ -89,6 +91,14 @@ def draw_price_index(ax, run: Run, commodity: str, markets: list[str]) -> None:
         tag = " (origin)" if m == run.origin else ""
         fan(ax, q, PALETTE[i % len(PALETTE)], run.country_name(m) + tag)
     ax.axhline(1.0, color=GREY, lw=0.8, zorder=0)
+    hits: dict[tuple[str, float], list] = {}
+    for b in price_bounds(run):
+        if b.commodity == commodity:
+            hits.setdefault((b.kind, b.level), []).append(b)
+    for (kind, level), bs in hits.items():
+        where = ", ".join(run.country_name(b.market) for b in bs)
+        mark_bound(ax, level, f"{kind.capitalize()} {level:g}x binds: {where}, "
+                              f"up to {max(b.weeks for b in bs):.0f} weeks")
 
 
 def fig_prices(run: Run):
@@ -121,28 +131,31 @@ def route_label(run: Run, rid: str) -> str:
 
 
 def draw_flows(ax, run: Run, labels: bool = True) -> None:
-    """Stacked median illicit deliveries per route (t/week) with median seizures as a line."""
-    q = run.quantiles("illicit_route_t", by="route", weekly=True)
-    if q.empty:
+    """Illicit deliveries per route stacked as means across replicates (t/week), so the parts add
+    up to the mean total; the total's 5-95 % band around the stack's top; mean seizures as a line."""
+    wide = run.means("illicit_route_t", "route", weekly=True)
+    if wide.empty:
         no_data(ax, "illicit flows")
     else:
-        wide = q.pivot(index="date", columns="group", values="p50").fillna(0.0)
         wide = wide[wide.sum().sort_values(ascending=False).index]  # biggest route at the bottom
         ax.stackplot(wide.index, wide.T.to_numpy(), labels=[route_label(run, r) for r in wide.columns],
                      colors=PALETTE[: len(wide.columns)], alpha=0.85, lw=0)
-    s = run.quantiles("seized_t", weekly=True)
+        tot = run.quantiles("illicit_route_t", weekly=True)
+        ax.fill_between(tot["date"], tot["p05"], tot["p95"], facecolor="none", edgecolor="#222222",
+                        hatch="////", lw=0, alpha=0.45, label="Total: 5-95 % of replicates", zorder=3)
+    s = run.means("seized_t", "metric", weekly=True)
     if not s.empty:
-        ax.plot(s["date"], s["p50"], color="black", lw=1.4, label="Seized (all checkpoints)")
+        ax.plot(s.index, s.sum(axis=1), color="black", lw=1.4, label="Seized, all checkpoints (mean)")
     finish_time_axis(ax, run, labels=labels, ylabel="Tonnes per week")
 
 
 def fig_flows(run: Run):
-    """Illicit deliveries by route (stacked median, t/week) and seizures (t/week)."""
+    """Illicit deliveries by route (stacked means, t/week) with the total's band, and seizures."""
     fig, axes = new_figure(size=(8.5, 4.6))
     ax = axes[0][0]
     draw_flows(ax, run)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title="Route (median)", title_fontsize=8,
-              alignment="left")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title=f"Route (mean of {run.replicates})",
+              title_fontsize=8, alignment="left")
     tot = run.totals("illicit_route_t", "route")
     sub = ""
     if tot.sum() > 0:
@@ -186,6 +199,11 @@ def fig_buyers(run: Run):
         sq = run.quantiles("defense_shortfall_t", weekly=True, market=m, commodity=k)
         if not sq.empty and sq["p95"].max() > 0:
             fan(bot, sq, color, label, ls)
+    outs = [b for b in binding_bounds(run) if b.kind == "stock-out"]
+    if outs:
+        worst = max(outs, key=lambda b: b.weeks)
+        mark_bound(top, 0.0, f"Stock-out (stocks cannot fall below 0): {worst.where}, {worst.weeks:.0f} weeks"
+                   + (f" (+{len(outs) - 1} more)" if len(outs) > 1 else ""))
     if not keys:
         no_data(top, "stock data")
     if not bot.lines:
@@ -226,6 +244,12 @@ def fig_smugglers(run: Run):
         j = act["p50"].idxmax()
         sub = (f"Active smugglers peaked at {act.loc[j, 'p50']:,.0f} (median) on {act.loc[j, 'date']:%d %b %Y}, "
                f"from {act['p50'].iloc[0]:,.0f} at the start")
+    arrests = run.totals("arrests", "metric").sum() if not run.metric("arrests").empty else 0.0
+    jailed = run.wide("jailed_smugglers").max(axis=0).mean() if not run.metric("jailed_smugglers").empty else 0.0
+    if arrests > 0:
+        sub += (f"; {arrests:,.0f} arrests, at most {jailed:,.0f} in prison at once (means)" if jailed > 0 else
+                f"; {arrests:,.0f} arrests but none recorded in prison: check the model version's "
+                "jailed_smugglers")
     titles(fig, "Smugglers: active, jailed, entering", sub)
     source_line(fig, run.source())
     return fig

@@ -27,8 +27,19 @@ REGENERATE = "python -m sim.scenario.docgen --write"
 
 # How the id levels of each keyed table are written in its header.
 PLACEHOLDERS = {"commodities": "<commodity>", "countries": "<country>", "markets": "<country>.<commodity>",
-                "producers": "<producer>", "methods": "<method>", "eff": "<technology>",
-                "customs": "<country>", "routes": "<route>", "controls": "<control>", "events": "<event>"}
+                "suppliers": "<supplier>", "methods": "<method>", "eff": "<technology>",
+                "customs": "<country>", "routes": "<route>", "controls": "<control>", "events": "<event>",
+                "priors": '"<dotted.key>"'}
+
+# What each concealment method declares (MODEL.md §4.3; fixed by the model, not scenario data).
+DECLARES = {
+    "false_end_user": "the real commodity, consignee the hub (a licence obtained with a false end-user certificate); hub routes only",
+    "mislabel": "the commodity's cover category (`commodities.<k>.cover_category`) at its typical value",
+    "mix_scrap": "scrap",
+    "shielded": "metal goods (lead-wrapped against X-ray)",
+    "undervalue": "the real commodity at a fifth of its value (far below typical)",
+    "relabel_origin": "the real commodity; from the hub on, the hub as origin; hub routes only",
+}
 
 # Key-name endings -> unit (checked in order, longest first where they overlap).
 NAME_UNITS = (("days_per_step", "days"), ("_usd_kg", "USD/kg"), ("_usd_per_year", "USD/yr"),
@@ -63,12 +74,15 @@ roles = ["destination"]
 
 [markets.CN.sb]
 ref_price_usd_kg = 10.0
-ref_demand_t_per_year = 60000.0
 
 [markets.US.sb]
 ref_price_usd_kg = 12.0
-ref_demand_t_per_year = 20000.0
-imports_from_origin_t_per_year = 8000.0
+
+[suppliers.cn_smelters]
+country = "CN"
+commodity = "sb"
+unit_cost_usd_kg = 6.0
+sales_t_per_year = { CN = 60000.0, US = 8000.0 }
 
 [routes.direct]
 destination = "US"
@@ -108,9 +122,31 @@ Check a file with `sim validate FILE`; see every resolved value with `sim show F
   ```
 
   Events apply in step order at the start of their step. The scenario after each event
-  must be valid, and events may change only parameters: not the horizon or dates, and
-  never add or remove countries, commodities, routes, producers, markets or customs
-  (declare everything in the file and let events change its values).
+  must be valid, and events may change only what can change during a run: the keys
+  marked **runtime** below (policies, enforcement, prices of methods, demand and supply
+  shocks). Everything else (the horizon, reference flows and prices, the number of
+  smugglers, routes' legs) is read once when the world is built; setting it in an event is
+  an error, as is adding countries, commodities, routes, suppliers, markets, customs or
+  controls (declare everything in the file and let events change its values).
+- **The start.** A run begins in the reference equilibrium the file describes: every market
+  clears at its reference price with the suppliers' reference flows. A market that is
+  already short when the story begins must be made short by events the scenario states.
+  `initial_price_index` and `initial_stock_days` exist for verification worlds only.
+- **Priors** say what a scenario assumes about a number it has no data for, with the reason.
+  The key is the dotted scenario key, quoted; the value in the body stays the one a plain
+  `sim run` uses, and `sim calibrate` samples from the prior instead (docs/calibration.md):
+
+  ```toml
+  [priors."exporters.compliance_cost_usd_kg"]
+  kind = "loguniform"  # uniform, loguniform (uniform in log value), normal (truncated), beta
+  low = 0.5
+  high = 8.0
+  reason = "no data on what diverting costs a firm"
+  ```
+
+  The key must be a number (or whole number) inside a table, the range must lie within
+  that key's own range, and the scenario must be valid at both ends of it. A number an
+  event sets has a key like `events.joint_operation.set."customs.CN.capacity_per_week"`.
 - **Errors** are reported all at once, one line each: `FILE:LINE: key.path: problem`.
 '''
 
@@ -171,6 +207,8 @@ def _literal(tp) -> tuple:
 
 
 def _num(x) -> str:
+    if isinstance(x, schema.dt.date):
+        return x.isoformat()
     if isinstance(x, float) and x.is_integer() and abs(x) < 1e15:
         return str(int(x))
     return repr(x)
@@ -211,11 +249,13 @@ def _cell(text: str) -> str:
 
 
 def model_table(model: type[BaseModel]) -> list[str]:
-    rows = ["| key | type | unit | default | range | description |", "| --- | --- | --- | --- | --- | --- |"]
+    rows = ["| key | type | unit | default | range | runtime | description |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
     for name, f in model.model_fields.items():
         desc = f.description or ""
         rows.append("| " + " | ".join(_cell(x) for x in (
-            f"`{name}`", type_name(f.annotation), unit(name, desc), default(f), constraints(f), desc)) + " |")
+            f"`{name}`", type_name(f.annotation), unit(name, desc), default(f), constraints(f),
+            "runtime" if schema.is_runtime(f) else "", desc)) + " |")
     return rows
 
 
@@ -238,11 +278,14 @@ def generate() -> str:
             continue
         header = f"[{name}.{PLACEHOLDERS.get(name, '<id>')}]" if depth else f"[{name}]"
         out += [f"## `{header}`", ""] + ([f.description, ""] if f.description else []) + [*model_table(model), ""]
-    out += ["## Defaults of `[methods.<method>]`", "",
-            "All six concealment methods exist in every scenario; a file changes only the keys it gives.", "",
-            "| method | cost_usd_kg | declares_commodity | transit_only |", "| --- | --- | --- | --- |"]
-    out += [f"| `{m}` | {_num(v['cost_usd_kg'])} | {str(v['declares_commodity']).lower()} | "
-            f"{str(v['transit_only']).lower()} |" for m, v in schema.DEFAULT_METHODS.items()]
+    out += ["## Keys events may set", "",
+            "Every key marked runtime above; `<...>` stands for an id of that table.", ""]
+    out += [f"- `{k}`" for k in schema.runtime_keys()]
+    out += ["", "## Defaults of `[methods.<method>]`", "",
+            "All six concealment methods exist in every scenario; a file changes only the cost it gives. "
+            "What each declares is fixed by the model (MODEL.md §4.3): customs sees only that.", "",
+            "| method | cost_usd_kg | declares |", "| --- | --- | --- |"]
+    out += [f"| `{m}` | {_num(v)} | {DECLARES[m]} |" for m, v in schema.DEFAULT_METHOD_COST.items()]
     out += ["", "## `[eff.<technology>]`: detection probability given inspection", "",
             "`eff.<technology>.<method>` is the probability (0-1) that an inspection with that technology "
             "detects that method. A file changes only the entries it gives; the defaults are assumptions, "

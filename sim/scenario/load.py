@@ -13,8 +13,8 @@ Every problem is reported at once, one line each, as `FILE:LINE: dotted.key: wha
   `["xray", "ai_image"]`, `{capacity_per_week = 900}`); a bare word such as `ban` is text.
   The value replaces what the file had at that key.
 - Events: each event's `set` is applied, in step order, to the scenario and the result
-  must be valid too, with the same countries, commodities, routes, producers, markets
-  and customs (structure is fixed during a run).
+  must be valid too, with the same countries, commodities, routes, suppliers, markets,
+  customs and controls (structure is fixed during a run).
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ import copy
 import datetime as dt
 import difflib
 import json
+import os
 import re
+import stat
 import tomllib
 import types
 import typing
@@ -32,12 +34,12 @@ from pathlib import Path
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
-from sim.scenario.schema import EVENT_SETTABLE, Scenario, check_references
+from sim.scenario.schema import Scenario, check_references, runtime_field
 from sim.scenario.toml_keys import key_lines, parse_key
 
 Path_ = tuple[str, ...]
 # Tables whose ids (and, for markets, inner ids) must not change during a run.
-STRUCTURE = ("countries", "commodities", "routes", "producers", "markets", "customs")
+STRUCTURE = ("countries", "commodities", "routes", "suppliers", "markets", "customs", "controls")
 
 
 class ScenarioError(Exception):
@@ -92,13 +94,77 @@ def _display(p: Path) -> str:
 
 
 # ---------------------------------------------------------------- reading files ------
-def _read(path: Path, shown: str) -> tuple[dict, dict[Path_, int]]:
+MAX_FILE_BYTES = 1 << 20  # a scenario file is at most 1 MiB (the largest shipped one is ~20 KB)
+MAX_DEPTH = 20  # tables and arrays nested at most this deep (shipped scenarios: 5)
+
+
+def read_text_file(path: Path, shown: str, limit: int = MAX_FILE_BYTES) -> str:
+    """The UTF-8 text of a regular file of at most `limit` bytes; a BOM is dropped.
+
+    Anything else (a folder, a FIFO, a device such as /dev/zero, a huge or binary file)
+    raises ScenarioError with one line naming the file; nothing blocks or reads without end.
+    """
+    def fail(msg: str):
+        raise ScenarioError([f"{shown}: {msg}"])
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ScenarioError([f"{shown}: cannot read file: {getattr(e, 'strerror', None) or e}"]) from None
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: opening a FIFO does not wait
+    except OSError as e:
+        fail(f"cannot read file: {e.strerror or e}")
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            fail("is a folder, not a file")
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else
+                    "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else
+                    "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+            fail(f"is {kind}; give a regular file")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        fail(f"cannot read file: {e.strerror or e}")
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        fail(f"file is larger than {limit // 1024} KB ({st.st_size:,} bytes); is it the right file?")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise ScenarioError([f"{shown}:{line}: cannot read file: not UTF-8 text (byte 0x{data[e.start]:02x}); "
+                             "save the file as UTF-8"]) from None
+    return text.removeprefix("\ufeff")
+
+
+def _too_deep(data, limit: int = MAX_DEPTH) -> Path_ | None:
+    """The key path of the first table or array nested deeper than `limit`, or None."""
+    stack = [(data, ())]
+    while stack:
+        node, path = stack.pop()
+        if len(path) > limit:
+            return path
+        if isinstance(node, dict):
+            stack += [(v, path + (str(k),)) for k, v in node.items()]
+        elif isinstance(node, list):
+            stack += [(v, path + (i,)) for i, v in enumerate(node)]
+    return None
+
+
+def _depth_error(shown: str, path, lines: dict | None = None) -> str:
+    keys = tuple(p for p in path if isinstance(p, str))
+    line = next((lines[keys[:n]] for n in range(len(keys), 0, -1) if lines and keys[:n] in lines), None)
+    head = _show_path(path[:3]) + "..."
+    where = f"{shown}:{line}" if line else shown
+    return f"{where}: {head}: tables or arrays nested more than {MAX_DEPTH} levels deep"
+
+
+def _read(path: Path, shown: str) -> tuple[dict, dict[Path_, int]]:
+    text = read_text_file(path, shown)
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise ScenarioError([f"{shown}: tables or arrays nested more than {MAX_DEPTH} levels deep"]) from None
     except tomllib.TOMLDecodeError as e:
         msg = str(e)
         m = re.search(r" \(at line (\d+), column (\d+)\)$", msg)
@@ -108,7 +174,11 @@ def _read(path: Path, shown: str) -> tuple[dict, dict[Path_, int]]:
             msg = re.sub(r" \(at end of document\)$", "", msg)
             where = f"{text.count(chr(10)) + 1}:1"
         raise ScenarioError([f"{shown}:{where}: syntax error: {msg}"]) from None
-    return data, key_lines(text)
+    deep = _too_deep(data)
+    lines = key_lines(text)
+    if deep is not None:
+        raise ScenarioError([_depth_error(shown, deep, lines)])
+    return data, lines
 
 
 def deep_merge(base: dict, over: dict) -> dict:
@@ -150,12 +220,17 @@ def parse_override(text: str) -> tuple[Path_, object]:
     if not eq or path is None:
         raise ValueError(f"'{text}': expected KEY=VALUE with a dotted key, e.g. customs.CN.capacity_per_week=900")
     try:
-        return path, tomllib.loads(f"x = {raw.strip()}")["x"]
+        value = tomllib.loads(f"x = {raw.strip()}")["x"]
+    except RecursionError:
+        raise ValueError(f"{_show_path(path)}: value nested more than {MAX_DEPTH} levels deep") from None
     except tomllib.TOMLDecodeError:
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", raw.strip()):
             return path, raw.strip()
         raise ValueError(f"{_show_path(path)}: cannot read the value {raw.strip()!r}; "
                          "write text in quotes, e.g. name='\"my run\"'") from None
+    if _too_deep(value, MAX_DEPTH - len(path)) is not None:
+        raise ValueError(f"{_show_path(path)}: value nested more than {MAX_DEPTH} levels deep")
+    return path, value
 
 
 def set_path(data: dict, path: Path_, value) -> None:
@@ -329,10 +404,13 @@ def _check_events(model: Scenario, data: dict, where: _Where) -> list[str]:
 
         for key, value in model.events[eid].set.items():
             path = parse_key(key)
-            if path is None or path[0] not in EVENT_SETTABLE:
-                ok = False  # not a dotted key, or not settable: check_references said so
-                if path is None:
-                    report(key, (), "not a dotted key path")
+            if path is None:
+                report(key, (), "not a dotted key path")
+                ok = False
+                continue
+            if runtime_field(path) is None:   # reported; the event's other keys are still checked
+                report(key, (), "cannot change during a run (it is read once, when the world is built); "
+                                 "events may set only the keys marked runtime in docs/scenario-format.md")
                 continue
             before = _ids(after)
             try:
@@ -378,7 +456,11 @@ def load_scenario(path, overrides=(), root=None) -> Scenario:
     shown = str(path)
     root = Path(root if root is not None else path.parent).resolve()
     where = _Where(shown)
-    data = _load_tree(path.resolve(), root, [], where, shown)
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):  # a symbolic link loop (RuntimeError before Python 3.13)
+        resolved = path  # reading it gives the one-line error
+    data = _load_tree(resolved, root, [], where, shown)
     bad = []
     for item in overrides:
         label, text = item if isinstance(item, tuple) else ("--set", item)
@@ -397,6 +479,27 @@ def load_scenario(path, overrides=(), root=None) -> Scenario:
     if msgs:
         raise ScenarioError(sorted(dict.fromkeys(msgs), key=_order))
     return model
+
+
+def cut_horizon(s: Scenario, steps: int | None, option: str = "--steps") -> tuple[Scenario, str | None]:
+    """The scenario run for only `steps` steps (an option such as --steps shortens a valid file).
+
+    Events and controls dated after the new horizon do not apply and are left out; the note
+    (None when nothing was cut) names the option and what it cut, for the command to print."""
+    if steps is None or steps == s.steps:
+        return s, None
+    if steps < 1:
+        raise ScenarioError([f"{option}: must be >= 1 (got {steps})"])
+    events = {e: v for e, v in s.events.items() if s.event_step(v) < steps}
+    controls = {c: v for c, v in s.controls.items() if s.control_step(v) < steps}
+    cut = s.model_copy(update={"steps": steps, "events": events, "controls": controls,
+                               "headline_event": s.headline_event if s.headline_event in events else ""})
+    gone = [f"{e} ({s.date_of(s.event_step(v))})" for e, v in s.events.items() if e not in events]
+    gone += [f"control {c} ({s.date_of(s.control_step(v))})" for c, v in s.controls.items() if c not in controls]
+    if not gone:
+        return cut, None
+    return cut, (f"{option} {steps}: the run ends on {s.date_of(steps - 1)}; after it, so not applied: "
+                 + ", ".join(gone))
 
 
 def _order(msg: str):
@@ -452,5 +555,5 @@ def list_scenarios(folder) -> list[tuple[str, Path, str]]:
     return out
 
 
-__all__ = ["ScenarioError", "load_scenario", "dump_toml", "list_scenarios", "deep_merge",
+__all__ = ["ScenarioError", "load_scenario", "cut_horizon", "dump_toml", "list_scenarios", "deep_merge",
            "parse_override", "set_path", "key_lines", "parse_key", "explain"]

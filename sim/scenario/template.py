@@ -44,31 +44,42 @@ WORLD: dict = {
     "replicates": 4,
     "headline_event": "crackdown",
     "restricted_focus": "US",
-    "commodities": {"sb2o3": {"name": "Antimony trioxide", "elasticity": 0.3}},
+    "commodities": {"sb2o3": {"name": "Antimony trioxide", "elasticity": 0.3, "typical_value_usd_kg": 10.0}},
     "countries": {
-        "CN": {"name": "China", "roles": ["origin"], "cooperation": 1.0, "lon": 116.4, "lat": 39.9},
+        "CN": {"name": "China", "roles": ["origin"], "lon": 116.4, "lat": 39.9},
         "TH": {"name": "Thailand", "roles": ["transit"], "commission": 0.13, "cooperation": 0.1,
                "import_cap_t_per_year": {"sb2o3": 5000.0}, "baseline_imports_t_per_year": {"sb2o3": 300.0},
                "lon": 100.5, "lat": 13.8},
-        "US": {"name": "United States", "roles": ["destination"], "lon": -77.0, "lat": 38.9},
+        "US": {"name": "United States", "roles": ["destination", "supplier"], "lon": -77.0, "lat": 38.9},
+        "ROW": {"name": "Rest of the world", "roles": ["destination", "supplier"], "lon": 60.0, "lat": 25.0},
     },
     "markets": {
-        "CN": {"sb2o3": {"ref_price_usd_kg": 10.0, "ref_demand_t_per_year": 60000.0,
-                         "initial_stock_days": 30.0, "restock_speed": 0.05}},
-        "US": {"sb2o3": {"ref_price_usd_kg": 11.5, "ref_demand_t_per_year": 25000.0,
-                         "imports_from_origin_t_per_year": 18000.0, "initial_stock_days": 30.0,
-                         "restock_speed": 0.05, "defense_share": 0.05, "gray_share": 0.6, "price_cap": 6.0}},
+        "CN": {"sb2o3": {"ref_price_usd_kg": 10.0, "ref_demand_t_per_year": 60000.0, "restock_speed": 0.05,
+                         "gray_share": 0.0}},
+        "US": {"sb2o3": {"ref_price_usd_kg": 11.5, "restock_speed": 0.05, "defense_share": 0.05,
+                         "gray_share": 0.6}},
+        "ROW": {"sb2o3": {"ref_price_usd_kg": 11.0, "gray_share": 0.0}},
     },
-    "producers": {"US_smelter": {"country": "US", "market": "US", "commodity": "sb2o3",
-                                 "capacity_t_per_year": 1500.0, "unit_cost_usd_kg": 16.0,
-                                 "expansion_t_per_year": 1500.0, "whistleblower": True,
-                                 "tip_rate_per_year": 12.0, "tip_to": "CN"}},
+    "suppliers": {
+        "CN_smelters": {"name": "Chinese smelters", "country": "CN", "commodity": "sb2o3",
+                        "sales_t_per_year": {"CN": 60000.0, "US": 18000.0, "ROW": 20000.0},
+                        "capacity_t_per_year": 120000.0, "unit_cost_usd_kg": 6.0, "shipping_weeks_to": {"US": 4},
+                        "freight_usd_kg_to": {"US": 0.3}},
+        "US_producers": {"name": "US producers", "country": "US", "commodity": "sb2o3",
+                         "sales_t_per_year": {"US": 3000.0}, "unit_cost_usd_kg": 9.0,
+                         "expansion_t_per_year": 1500.0, "whistleblower": True, "tip_rate_per_year": 12.0,
+                         "tip_to": "CN"},
+        "ROW_mines": {"name": "Mines elsewhere", "country": "ROW", "commodity": "sb2o3",
+                      "sales_t_per_year": {"US": 4000.0, "ROW": 20000.0}, "unit_cost_usd_kg": 8.0},
+    },
     "smugglers": {"prior_by_country": {"TH": 0.02}},
     "customs": {
-        "CN": {"capacity_per_week": 400.0, "legit_containers_per_week": 20000.0,
-               "technologies": ["xray", "density_scan", "document_check"]},
-        "TH": {"capacity_per_week": 150.0, "legit_containers_per_week": 8000.0},
-        "US": {"capacity_per_week": 300.0, "legit_containers_per_week": 15000.0},
+        "CN": {"capacity_per_week": 1500.0, "legit_containers_per_week": 50000.0,
+               "technologies": ["xray", "density_scan", "document_check"],
+               "traffic_mix": {"scrap": 0.1, "chemicals": 0.25, "metal_goods": 0.25, "plastics": 0.2,
+                               "fertilizer": 0.05, "building_materials": 0.15}},
+        "TH": {"capacity_per_week": 300.0, "legit_containers_per_week": 15000.0},
+        "US": {"capacity_per_week": 600.0, "legit_containers_per_week": 40000.0},
     },
     "routes": {
         "CN-US": {"destination": "US", "leg1_steps": 3, "freight_usd_kg": 0.3},
@@ -79,8 +90,14 @@ WORLD: dict = {
                              "approval_rate": 0.3, "quota_t_per_year": 8000.0, "military_share": 0.05,
                              "from_date": dt.date(2024, 3, 4)}},
     "events": {"crackdown": {"label": "Crackdown at Chinese ports", "date": dt.date(2024, 9, 2),
-                             "set": {"customs.CN.capacity_per_week": 900.0, "penalties.arrest_prob": 0.5}}},
+                             "set": {"customs.CN.capacity_per_week": 3000.0, "penalties.arrest_prob": 0.5}}},
+    "priors": {"commodities.sb2o3.elasticity": {
+        "kind": "normal", "low": 0.2, "high": 0.6, "mean": 0.35, "sd": 0.1,
+        "reason": "short-run price elasticity of antimony demand: 0.2-0.6 in the literature (FACTS)"}},
 }
+
+# Examples for optional keys the world leaves absent, written commented out.
+OPTIONAL_EXAMPLES = {"initial_price_index": "1.0", "initial_stock_days": "30.0"}
 
 # Optional keys written commented out because their partner is given: key -> partner.
 ALTERNATIVES = {"from_step": "from_date", "step": "date"}
@@ -88,11 +105,13 @@ ALTERNATIVES = {"from_step": "from_date", "step": "date"}
 # Extra notes for table banners, after the description from the schema.
 TABLE_NOTES = {
     "commodities": "One table per traded commodity.",
-    "countries": "Roles: exactly one origin, at least one destination; transit countries sit on routes; "
-                 "suppliers host allied producers.",
+    "countries": "Roles: exactly one origin, at least one destination (a rest-of-world market is a "
+                 "destination without routes); transit countries sit on routes; supplier countries host producers.",
     "markets": "One per commodity in the origin and in every destination.",
-    "producers": "Allied suppliers and destination producers; optional.",
-    "exporters": "The origin's exporting firms.",
+    "suppliers": "Every producer: the origin's exporters (a supplier in the origin) and producers elsewhere, "
+                 "with their reference sales.",
+    "trade": "How legal sales follow netbacks between markets.",
+    "exporters": "The origin's exporting firms and their choice to divert output to smugglers.",
     "smugglers": "The smugglers and how they decide and learn.",
     "methods": "All six exist in every scenario with these defaults; a file gives only the keys it changes.",
     "eff": "Dimensionless probability, range >= 0, <= 1. The values below are the defaults (assumptions, "
@@ -102,6 +121,7 @@ TABLE_NOTES = {
     "controls": "The origin's export controls; optional (none means open trade).",
     "penalties": "What a seizure costs the smuggler.",
     "events": "Parameter changes during the run, applied at the start of their step; optional.",
+    "priors": "Numbers without data, as distributions with their reasons; used by `sim calibrate`; optional.",
 }
 
 HEADER = """\
@@ -117,7 +137,7 @@ HEADER = """\
 # The world here is small: China (origin) ships antimony trioxide to the United States directly
 # and through Thailand (transit), under a licence regime from March 2024; customs at Chinese ports
 # crack down in September 2024. It runs: `sim run scenarios/template.toml`.
-# Dates are TOML dates (2024-03-04, no quotes); inf means no limit.
+# Dates are TOML dates (2024-03-04, no quotes).
 """
 
 
@@ -183,6 +203,10 @@ def _model_section(s: Scenario, name: str, f: FieldInfo, model: type[BaseModel],
             elif key in ALTERNATIVES and values.get(ALTERNATIVES[key]) is not None:
                 step = s.step_of(values[ALTERNATIVES[key]])
                 out.append(f"# {_key(key)} = {step}  # instead of {ALTERNATIVES[key]}")
+            elif first is None and key in OPTIONAL_EXAMPLES:
+                out.append(f"# {_key(key)} = {OPTIONAL_EXAMPLES[key]}  # optional")
+            elif first is not None and not kf.is_required():
+                continue      # an optional key this entry leaves out (the first entry shows it)
             else:
                 raise ValueError(f"sim.scenario.template.WORLD: give {header}.{key} an example value")
         first = first or header

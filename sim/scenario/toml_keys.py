@@ -144,7 +144,7 @@ def key_lines(text: str) -> dict[Path_, int]:
     sc = _KeyScanner(text)
     try:
         sc.document()
-    except (IndexError, tomllib.TOMLDecodeError):
+    except (IndexError, tomllib.TOMLDecodeError, RecursionError):
         pass
     return sc.lines
 
@@ -155,6 +155,6 @@ def parse_key(text: str) -> Path_ | None:
     try:
         parts = sc.key()
         sc.skip(False)
-    except (IndexError, tomllib.TOMLDecodeError):
+    except (IndexError, tomllib.TOMLDecodeError, RecursionError):
         return None
     return parts if parts and sc.i == len(sc.s) else None
