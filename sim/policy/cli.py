@@ -54,8 +54,8 @@ def register(subparsers) -> None:
     p.add_argument("--steps", type=int, help="horizon in steps (default: the scenario's)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a scenario key for every mix (repeatable)")
-    p.add_argument("--posterior", metavar="FILE", help="posterior ensemble (Parquet): one draw per replicate, "
-                   "the same for every mix; adds the robust choice")
+    p.add_argument("--posterior", metavar="FILE", help="posterior ensemble (Parquet, from sim calibrate): one "
+                   "parameter set per replicate, the same for every mix; adds the robust choice")
     p.add_argument("--study", metavar="DIR", help="study folder (default: results/<name>/optimize-<run-id>)")
     p.add_argument("--resume", action="store_true", help="continue the search in --study")
     add_executor_args(p)
@@ -64,18 +64,19 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_optimize)
 
 
-def posterior_draws(path: str, replicates: int, seed: int) -> tuple[list[dict], list[float] | None]:
-    """One override dict per replicate from a posterior ensemble, and their weights (None: equal).
+def posterior_draws(args, base, replicates: int, lever_keys: list[str]):
+    """(one override dict per replicate, the posterior's manifest entry) for --posterior, or (None, {}).
 
-    Provided by sim.experiments.posterior (the `--posterior` of run, compare and sweep), so
-    every command draws the same parameter set for replicate r.
+    sim.experiments.posterior draws replicate r's parameter set from the scenario's master
+    seed alone, as `sim run --posterior` does, so every mix (and each row's `sim run`
+    command) runs the same draws. The ensemble may not set a lever or a --set key.
     """
-    try:
-        from sim.experiments import posterior
-    except ImportError:
-        raise ExperimentError("--posterior: this build has no posterior ensembles yet "
-                              "(sim.experiments.posterior)") from None
-    return posterior.replicate_draws(path, replicates, seed)
+    if not args.posterior:
+        return None, {}
+    from sim.experiments.posterior import posterior_hook
+
+    hook = posterior_hook(args, [base], fixed_keys=lever_keys)
+    return [hook.posterior.params(base.seed, r) for r in range(replicates)], hook.manifest(base.seed, replicates)
 
 
 def cmd_optimize(args) -> int:
@@ -95,10 +96,9 @@ def cmd_optimize(args) -> int:
                                         if v is not None]
     base = load_scenario(args.file, overrides)
     reps = args.replicates if args.replicates is not None else base.replicates
-    draws, weights = posterior_draws(args.posterior, reps, base.seed) if args.posterior else (None, None)
+    draws, post_manifest = posterior_draws(args, base, reps, keys)
     problem = make_problem(args.file, levers, objectives, constraints, cost=args.cost, replicates=reps,
-                           overrides=overrides, population=args.population, draws=draws, weights=weights,
-                           posterior=args.posterior)
+                           overrides=overrides, population=args.population, draws=draws, posterior=args.posterior)
     for note in problem.notes:
         print(note, file=sys.stderr)
     out = Path(args.study) if args.study else (
@@ -119,7 +119,7 @@ def cmd_optimize(args) -> int:
     manifest = {"kind": "optimize", "command_line": ["sim", *args.argv], "started": started.isoformat(),
                 "ended": dt.datetime.now(dt.timezone.utc).isoformat(), "resumed": bool(args.resume),
                 "budget": args.budget, "spec": problem.spec(), "versions": outputs.versions(),
-                "git_commit": outputs.git_commit(), "scenario": base.model_dump(mode="json")}
+                "git_commit": outputs.git_commit(), "scenario": base.model_dump(mode="json"), **post_manifest}
     outputs.atomic_write_text(out / "optimize.json", json.dumps(outputs.jsonable(manifest), indent=2) + "\n")
     print((out / "answer.txt").read_text(encoding="utf-8"), end="")
     failed = sum(t.state.name == "FAIL" for t in study.trials)
