@@ -109,6 +109,20 @@ def test_non_dominated():
     assert non_dominated(v, [True, False]).tolist() == [True, False, False, False, False, True]
 
 
+def test_a_lever_stuck_at_an_end_of_its_range_is_flagged():
+    from sim.policy import Problem
+    from sim.policy.frontier import bound_flags
+
+    problem = Problem("unused.toml", [parse_lever("penalties.fine_multiple=0:6:0.25"),
+                                      parse_lever("customs.CN.capacity_per_week=0:3000:int")],
+                      [parse_objective("illicit_delivered_t")])
+    front = pd.DataFrame({"penalties.fine_multiple": [6.0, 5.75, 6.0, 2.0],
+                          "customs.CN.capacity_per_week": [100, 900, 2000, 2999]})
+    flags = bound_flags(problem, front)
+    assert len(flags) == 1 and flags[0].startswith("flag: penalties.fine_multiple is at (or within 0.25 of) "
+                                                   "the upper end of its range, 6, in 3 of 4")
+
+
 # ---------------------------------------------------------------- acceptance 1 ------
 def test_search_finds_the_least_deterring_fine_within_one_grid_step(tmp_path):
     """MODEL.md V3: smuggling stops once p >= m / (m + L(fine)); the cheapest (least) fine with no
