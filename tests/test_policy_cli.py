@@ -120,12 +120,13 @@ def test_shipped_episode_search_gives_ten_non_dominated_mixes_each_reproduced_by
     s = load_scenario(path)
     origin = next(c for c, v in s.countries.items() if "origin" in v.roles)
     hubs = [c for c, v in s.countries.items() if "transit" in v.roles and c in s.customs][:2]
-    levers = [f"{_lever(s, f'customs.{origin}.capacity_per_week')}=500:9000:int",
+    levers = [f"{_lever(s, f'customs.{origin}.capacity_per_week')}=1000:9000:int",
               *(f"{_lever(s, f'customs.{h}.capacity_per_week')}=0:1500:int" for h in hubs),
               f"{_lever(s, 'exporters.trace_prob')}=0:0.3:0.01",
               f"{_lever(s, 'penalties.fine_multiple')}=0:6:0.25"]
     argv = ["optimize", str(path), *[a for lv in levers for a in ("--lever", lv)],
             "--objective", "enforcement_cost_usd:min", "--objective", "illicit_delivered_t:min",
+            "--constraint", "illicit_delivered_t<=0.9x",
             "--budget", "120", "--replicates", "4", "--seed", "1", "--study", str(tmp_path / "study")]
     status, out, err = run_cli(capsys, *argv)
     assert status == 0, err

@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from sim.model.metrics import KPI, kpi
-from sim.outputs.results import atomic_write_text, jsonable
+from sim.outputs.atomic import atomic_path, atomic_write_text
+from sim.outputs.results import jsonable
 from sim.outputs.tables import fmt_number, kpi_table
 from sim.policy.robust import robust_choice, worst_deciles
 from sim.policy.search import Problem, constraint_bounds
@@ -259,6 +260,8 @@ def bound_flags(problem: Problem, frontier: pd.DataFrame) -> list[str]:
             break
         near = max(lv.step or 0.0, 1.0 if lv.integer else 0.0, 0.02 * (lv.hi - lv.lo))
         for end, name in ((lv.lo, "lower"), (lv.hi, "upper")):
+            if name == "lower" and lv.lo == 0:  # nothing below zero to widen to: a finding, not a bound
+                continue
             n = int((abs(frontier[lv.key].astype(float) - end) <= near + 1e-12).sum())
             if 2 * n >= len(frontier):
                 out.append(f"flag: {lv.key} is at (or within {near:g} of) the {name} end of its range, {end:g}, in "
@@ -333,9 +336,8 @@ def write_report(rep: Report, folder: str | os.PathLike) -> list[Path]:
 
 
 def _parquet(df: pd.DataFrame, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.partial")
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False)
     return path
 
 
