@@ -42,6 +42,7 @@ from sim.experiments.execution import (
     replicate_list,
 )
 from sim.experiments.sweep import _BadPoint, _Guard  # a mix the loader rejects fails with its message
+from sim.outputs.atomic import FolderBusy, folder_lock
 from sim.policy.levers import Constraint, Lever, Objective, check_levers
 from sim.scenario import ScenarioError, load_scenario, parse_key
 
@@ -327,6 +328,16 @@ def optimize(problem: Problem, study_dir: str | os.PathLike, budget: int = 100, 
     if budget < 1:
         raise ExperimentError(f"--budget: must be >= 1 (got {budget})")
     check_executor(workers, scheduler)
+    _optuna()
+    try:
+        with folder_lock(Path(study_dir), "a policy search"):
+            return _optimize_locked(problem, study_dir, budget, resume, workers, scheduler, progress, run_fn)
+    except FolderBusy as e:
+        raise ExperimentError(f"--study {e}") from None
+
+
+def _optimize_locked(problem: Problem, study_dir, budget: int, resume: bool, workers, scheduler, progress, run_fn):
+    """The body of `optimize`, run while this process holds the study folder's lock."""
     optuna = _optuna()
     study = open_study(problem, study_dir, resume)
     seed = problem.base().seed
