@@ -269,8 +269,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_list)
 
     p = _add(sub, "run", "run Monte Carlo replicates and write a results folder",
-             "sim run scenarios/antimony_ban_2024.toml --replicates 20 --seed 1 --set penalties.arrest_prob=0.5\n"
-             "  sim run antimony_ban_2024 --steps 4     (a shipped scenario, by name: see `sim list`)")
+             "sim run scenarios/antimony_2024.toml --replicates 20 --seed 1 --set penalties.arrest_prob=0.5\n"
+             "  sim run antimony_2024 --steps 4     (a shipped scenario, by name: see `sim list`)")
     p.add_argument("file", metavar="FILE", help="a scenario file, or the name of a shipped scenario")
     p.add_argument("--replicates", type=int, help="number of replicates (default: the scenario's)")
     p.add_argument("--seed", type=int, help="master seed (default: the scenario's)")

@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from sim.cli import main
-from sim.scenario.load import _load_tree, _model_at, _Where
+from sim.scenario.load import _load_tree, _Where, model_at
 
 HERE = Path(__file__).parent
 BASE = (HERE / "data" / "base.toml").read_text()
@@ -353,7 +353,7 @@ def test_products_of_the_largest_values_stay_finite_in_float64():
 
 MAXIMA = ["markets.CN.sb.ref_price_usd_kg=80000", "markets.US.sb.ref_price_usd_kg=100000",
           "suppliers.cn.unit_cost_usd_kg=50000", "suppliers.us.unit_cost_usd_kg=90000",
-          "suppliers.cn.sales_t_per_year={CN = 5e7, US = 5e7}", "suppliers.us.sales_t_per_year={US = 5e7}",
+          "suppliers.cn.sales_t_per_year={CN = 4.9e7, US = 5e7}", "suppliers.us.sales_t_per_year={US = 5e7}",
           "suppliers.cn.capacity_t_per_year=1e8", "suppliers.us.capacity_t_per_year=1e8",
           "markets.US.sb.demand_index=100",
           "markets.US.sb.backstop_index=1000", "markets.US.sb.price_guard_index=1e4",
@@ -435,7 +435,7 @@ def _paths(node, pre=()):
 def _bounds(data, path) -> list:
     """The range ends of the schema field at `path` (values at the edge of what is valid)."""
     strs = [p for p in path if isinstance(p, str)]
-    model = _model_at(strs[:-1])
+    model = model_at(strs[:-1])
     field = model.model_fields.get(strs[-1]) if model else None
     ends = [getattr(m, a) for m in (field.metadata if field else ()) for a in ("ge", "gt", "le", "lt")
             if getattr(m, a, None) is not None]
@@ -497,7 +497,7 @@ def _validate_then_run(data: dict) -> None:
             assert "Traceback" not in text, text
             if argv[0] == "validate" and status == 2:
                 lines = text.splitlines()
-                one = re.compile(re.escape(str(f)) + r"(:\d+){0,2}: [^:]+: .+")   # FILE[:LINE[:COL]]: key: message
+                one = re.compile(re.escape(str(f)) + r"(:\d+){0,2}: .+?: .+")   # FILE[:LINE[:COL]]: key: message
                 assert lines and all(one.fullmatch(ln) for ln in lines), text
                 event("refused")
                 return
@@ -516,7 +516,7 @@ def test_mutated_shipped_scenarios_validate_and_run_or_get_one_line_each(case):
 
 
 @pytest.mark.slow
-@settings(max_examples=400, **MUTATION_SETTINGS)
+@settings(max_examples=200, **MUTATION_SETTINGS)
 @given(mutated())
 def test_many_mutated_shipped_scenarios_validate_and_run_or_get_one_line_each(case):
     _validate_then_run(case[1])

@@ -32,7 +32,8 @@ def series(ts: pd.DataFrame, metric: str, **keys) -> np.ndarray:
 
 
 def step(sc, date: dt.date) -> int:
-    return sc.step_of(date)
+    """The first step dated on or after `date`."""
+    return -(-(date - sc.start_date).days // sc.days_per_step)
 
 
 def mean_between(x: np.ndarray, sc, start: dt.date, end: dt.date) -> float:

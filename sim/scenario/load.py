@@ -294,7 +294,7 @@ def _show(v) -> str:
     return str(v)
 
 
-def _unwrap(tp):
+def unwrap_type(tp):
     while True:
         if typing.get_origin(tp) is typing.Annotated:
             tp = typing.get_args(tp)[0]
@@ -304,11 +304,11 @@ def _unwrap(tp):
             return tp
 
 
-def _model_at(loc) -> type[BaseModel] | None:
+def model_at(loc) -> type[BaseModel] | None:
     """The pydantic model that validates the table at `loc` (e.g. ("customs", "CN"))."""
     tp = Scenario
     for part in loc:
-        tp = _unwrap(tp)
+        tp = unwrap_type(tp)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             if part not in tp.model_fields:
                 return None
@@ -317,7 +317,7 @@ def _model_at(loc) -> type[BaseModel] | None:
             tp = typing.get_args(tp)[-1]
         else:
             return None
-    tp = _unwrap(tp)
+    tp = unwrap_type(tp)
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
 
 
@@ -327,7 +327,7 @@ def explain(err: dict) -> str:
     if t == "missing":
         return "missing required key"
     if t == "extra_forbidden":
-        model = _model_at(loc[:-1])
+        model = model_at(loc[:-1])
         allowed = sorted(model.model_fields) if model else []
         kind = "table" if isinstance(v, dict) and len(loc) == 1 else "key"
         hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
@@ -394,7 +394,7 @@ def _problems(data: dict) -> tuple[Scenario | None, list[tuple[Path_, str]]]:
     trimmed = copy.deepcopy(data)
     for loc, msg in errs:
         strs = [p for p in loc if isinstance(p, str)]
-        model = _model_at(strs[:-1])
+        model = model_at(strs[:-1])
         field = model.model_fields.get(strs[-1]) if model else None
         if msg == "missing required key" or (field is not None and field.is_required()):
             return None, errs
@@ -554,16 +554,16 @@ def _order(msg: str):
 
 
 # ---------------------------------------------------------------- writing ------------
-def _lit(v) -> str:
+def toml_literal(v) -> str:
     """A value as a one-line TOML literal (tomli_w writes each scalar; arrays stay on one line)."""
     if isinstance(v, list):
-        return "[" + ", ".join(_lit(x) for x in v) + "]"
+        return "[" + ", ".join(toml_literal(x) for x in v) + "]"
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{_key(k)} = {_lit(x)}" for k, x in v.items()) + "}"
+        return "{" + ", ".join(f"{toml_key(k)} = {toml_literal(x)}" for k, x in v.items()) + "}"
     return tomli_w.dumps({"x": v})[4:-1]
 
 
-def _key(k: str) -> str:
+def toml_key(k: str) -> str:
     return tomli_w.dumps({k: 0})[:-5]
 
 
@@ -572,9 +572,9 @@ def _tables(d: dict, name: str) -> list[str]:
     values = [(k, v) for k, v in d.items() if v is not None and not (isinstance(v, dict) and v)]
     subs = [(k, v) for k, v in d.items() if isinstance(v, dict) and v]
     out = ([f"[{name}]"] if name and (values or not subs) else [])
-    out += [f"{_key(k)} = {_lit(v)}" for k, v in values]
+    out += [f"{toml_key(k)} = {toml_literal(v)}" for k, v in values]
     for k, v in subs:
-        out += [""] + _tables(v, f"{name}.{_key(k)}" if name else _key(k))
+        out += [""] + _tables(v, f"{name}.{toml_key(k)}" if name else toml_key(k))
     return out
 
 

@@ -188,6 +188,7 @@ class Customs(Strict):
     anomaly_weight: Num = Field(4.0, ge=0.0, le=1e6, description="With trade_anomaly: bonus for a declaration naming a flagged transit country as consignee or origin.", json_schema_extra=runtime())
     anomaly_threshold: Num = Field(3.0, ge=1.0, le=1e6, description="A transit country is flagged when its imports from the origin exceed this multiple of its baseline.", json_schema_extra=runtime())
     tip_weight: Num = Field(20.0, ge=0.0, le=1e6, description="Risk-score bonus for consignments of a tipped network.", json_schema_extra=runtime())
+    investigation_tips_per_week: Num = Field(0.0, ge=0.0, le=1000.0, description="Tips per week from investigations (police, intelligence, traced exporters) naming an active network; a joint operation raises it.", json_schema_extra=runtime())
     tip_duration_weeks: Num = Field(8.0, ge=0.0, le=520.0, description="How long a tip keeps a network under watch (weeks).", json_schema_extra=runtime())
     restricted_weight: Num = Field(50.0, ge=0.0, le=1e6, description="Risk-score bonus for a declaration naming a controlled commodity of origin goods for a consignee under a ban.", json_schema_extra=runtime())
     licence_weight: Num = Field(2.0, ge=0.0, le=1e6, description="Risk-score bonus for such a declaration to a consignee under a licence (its papers are checked).", json_schema_extra=runtime())
@@ -459,6 +460,11 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
                 need(mkt in sp.sales_t_per_year, f"{key}.{table}.{mkt}", f"'{mkt}' is not among the markets it sells to")
         out = sum(sp.sales_t_per_year.values())
         need(out > 0, f"{key}.sales_t_per_year", "reference sales add up to 0 t/yr")
+        if origins and sp.country == origins[0]:      # it also ships its part of the hubs' own imports
+            peers = sum(sum(q.sales_t_per_year.values()) for q in s.suppliers.values()
+                        if q.country == sp.country and q.commodity == sp.commodity)
+            hubs = sum(s.countries[h].baseline_imports_t_per_year.get(sp.commodity, 0.0) for h in transits)
+            out += hubs * out / peers if peers > 0 else 0.0
         if sp.capacity_t_per_year is not None:
             need(sp.capacity_t_per_year >= out, f"{key}.capacity_t_per_year",
                  f"below its reference output of {out:,.0f} t/yr")
@@ -511,4 +517,4 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         need(s.headline_event in s.events, "headline_event", f"unknown event '{s.headline_event}'")
     if s.restricted_focus:
         need(s.restricted_focus in dests, "restricted_focus", f"'{s.restricted_focus}' is not a destination")
-    return errs + check_priors(s)
+    return errs or check_priors(s)  # priors re-check the scenario at their ends: only once it is valid
