@@ -60,11 +60,15 @@ def test_targets_never_include_a_held_out_check():
         reg.add(reg["T1"])
 
 
-def test_the_project_registry_has_the_v1_facts_with_their_roles():
+def test_the_project_registry_has_the_model_v2_facts_with_their_roles():
+    """MODEL.md §8: S1-S6b are targets, S7 is reported, every H fact is held out and never a target."""
     reg = default_registry()
     roles = {f.id: f.role for f in reg}
-    assert roles["S3"] == "held_out" and roles["S7"] == "reported"
-    assert {f.id for f in reg.targets(["antimony_ban_2024", "crackdown_2025"])} == {"S1", "S2", "S4", "S5", "S6"}
+    assert {k for k, r in roles.items() if r == "calibration"} == {"S1", "S2", "S4", "S5", "S6", "S6b"}
+    assert roles["S7"] == "reported"
+    assert {k for k in roles if k.startswith("H")} == {k for k, r in roles.items() if r == "held_out"}
+    assert {"H1cn", "H1eu", "H2a", "H2b", "H3dy", "H3tb", "H3cn", "H4"} <= set(roles)
+    assert {f.id for f in reg.targets(["antimony_2024", "crackdown_2025"])} == {"S1", "S2", "S4", "S5", "S6", "S6b"}
 
 
 def test_fact_model_runs_every_scenario_on_one_replicate_and_rejects_invalid_sets():
@@ -108,6 +112,26 @@ def test_posterior_concentrates_where_the_toy_fact_puts_it(tmp_path):
     assert fine.min() < 0.5 and fine.max() > 2
     assert cal.predictive.set_index("id").loc["T1", "mean"] == pytest.approx(1.0, abs=0.1)
     assert stats.model_runs == stats.evaluations >= int(cal.generations["simulated"].sum())
+
+
+def test_a_nuisance_prior_is_drawn_in_every_run_and_kept_with_it_but_not_estimated(tmp_path):
+    """estimate = false: pyabc proposes only arrest_prob; fine_multiple is drawn from its prior in
+    every run, and the posterior keeps each accepted run's own draw (so it spans the prior)."""
+    sc = cf.toy_scenario()
+    sc.priors["penalties.fine_multiple"] = sc.priors["penalties.fine_multiple"].model_copy(update={"estimate": False})
+    stats, cal = run(tmp_path / "h.sqlite", scenarios=[sc])
+    import pyabc
+    h = pyabc.History(abc_mod.db_url(tmp_path / "h.sqlite"))
+    assert set(h.get_distribution(m=0, t=h.max_t)[0].columns) == {"penalties.arrest_prob"}
+    post, w = cal.posterior, cal.posterior["weight"].to_numpy()
+    assert abs(np.average(post["penalties.arrest_prob"], weights=w) - 0.5) < 0.05
+    fine = post["penalties.fine_multiple"].to_numpy()
+    assert ((fine >= 0.1) & (fine <= 10)).all() and len(np.unique(fine)) > 30   # one draw per run
+    assert fine.min() < 0.5 and fine.max() > 2
+    assert "not estimated" in sc.priors["penalties.fine_multiple"].describe()
+    sc.priors["penalties.arrest_prob"] = sc.priors["penalties.arrest_prob"].model_copy(update={"estimate": False})
+    with pytest.raises(ExperimentError, match="nothing to estimate"):
+        run(tmp_path / "h2.sqlite", scenarios=[sc])
 
 
 def test_same_seed_same_history_for_any_number_of_workers(tmp_path):

@@ -13,7 +13,10 @@ keeps every run that completed; each later generation's threshold is the weighte
 
 The history lives in a SQLite file (pyabc's format). Each generation is stored when complete,
 so an interrupted calibration keeps every finished generation and `resume=True` continues it
-with the same settings (checked). Loguniform priors are sampled in log(value).
+with the same settings (checked). Loguniform priors are sampled in log(value). Priors marked
+`estimate = false` are nuisance parameters: drawn from the prior in every run (FactModel),
+not proposed by pyabc, so that weakly informed numbers keep their uncertainty without
+spreading the particles over more dimensions than the targets can inform.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from sim.experiments.params import applicable, apply_params
 from sim.scenario.priors import Prior, merge_priors, prior_value
 
 ERROR = "_error"           # summary-statistic key of a run that failed (never accepted)
+NUISANCE = "_nuisance:"    # prefix of the summary-statistic keys holding the nuisance draws
 FIRST_EPS = sys.float_info.max  # generation 0: every completed run is accepted
 FORMAT = 1                 # version of the settings stored in the history
 
@@ -86,27 +90,41 @@ def pyabc_prior(priors: dict[str, Prior]):
 class FactModel:
     """Parameter set -> {fact id: value} on one replicate of every scenario (picklable).
 
-    The replicate index is drawn from numpy's global generator, which the sampler seeds for
-    each evaluation. A parameter set the scenario rejects, or a run that raises, gives NaN
-    for every fact (never accepted) and its reason under the key ERROR.
+    `priors` are the estimated parameters (theta, in pyabc's units); `nuisance` priors are drawn
+    afresh for each evaluation and returned under NUISANCE + key, so that the posterior keeps
+    them with the runs they were drawn for. The nuisance draws and the replicate index come
+    from numpy's global generator, which the sampler seeds for each evaluation. A parameter set
+    the scenario rejects, or a run that raises, gives NaN for every fact (never accepted) and
+    its reason under the key ERROR.
     """
 
     def __init__(self, scenarios: Sequence, facts: Sequence[Fact], priors: dict[str, Prior],
-                 run_fn: Callable | None = None, steps: int | None = None):
+                 run_fn: Callable | None = None, steps: int | None = None,
+                 nuisance: dict[str, Prior] | None = None):
         self.scenarios = [sc.model_copy(update={"priors": {}}) for sc in scenarios]
         self.facts, self.priors, self.run_fn, self.steps = list(facts), dict(priors), run_fn, steps
+        self.nuisance = dict(nuisance or {})
+
+    def _value(self, key: str, prior: Prior, theta: float) -> float:
+        return prior_value(type(self.scenarios[0]), key, float(natural(prior, theta)))
 
     def params(self, theta) -> dict[str, float]:
         """pyabc's parameter -> scenario key -> value in the key's unit (whole numbers rounded)."""
-        cls = type(self.scenarios[0])
-        return {k: prior_value(cls, k, float(natural(p, theta[k]))) for k, p in self.priors.items()}
+        return {k: self._value(k, p, theta[k]) for k, p in self.priors.items()}
+
+    def draw_nuisance(self) -> dict[str, float]:
+        """One draw of every nuisance parameter (scenario key -> value in the key's unit)."""
+        return {k: self._value(k, p, scipy_dist(p, log_space=True).rvs(random_state=np.random.mtrand._rand))
+                for k, p in self.nuisance.items()}
 
     def __call__(self, theta) -> dict:
         from sim.experiments.execution import default_run_fn
 
         run_fn = self.run_fn or default_run_fn()
-        params = self.params(theta)
+        drawn = self.draw_nuisance()
+        params = {**self.params(theta), **drawn}
         replicate = int(np.random.randint(0, 2**31 - 1))
+        kept = {NUISANCE + k: v for k, v in drawn.items()}
         failed = {f.id: math.nan for f in self.facts}
         try:
             runs = {}
@@ -114,11 +132,11 @@ class FactModel:
                 s = apply_params(sc, applicable(sc, params))
                 res = run_fn(s, replicate, steps=self.steps)
                 runs[sc.name] = Run(s, res.timeseries, res.kpis)
-            return {f.id: f.value(runs) for f in self.facts}
+            return {**{f.id: f.value(runs) for f in self.facts}, **kept}
         except ExperimentError as e:
-            return {**failed, ERROR: f"invalid parameter set: {e}"}
+            return {**failed, **kept, ERROR: f"invalid parameter set: {e}"}
         except Exception as e:  # noqa: BLE001 - a failing run is a rejected particle, counted and shown
-            return {**failed, ERROR: f"{type(e).__name__}: {' '.join(str(e).split())}"}
+            return {**failed, **kept, ERROR: f"{type(e).__name__}: {' '.join(str(e).split())}"}
 
 
 # ---------------------------------------------------------------- settings and history ------
@@ -270,8 +288,12 @@ def calibrate(scenarios: Sequence, budget: int, db: Path, *, generations: int = 
                 raise ExperimentError(f"calibrate: the first {failures[0]} runs all failed; the last: {err}")
         bar.update(1)
 
-    model = FactModel(scenarios, targets, priors, run_fn, steps)
-    prior, distance = pyabc_prior(priors), BandDistance(targets)
+    estimated = {k: p for k, p in priors.items() if p.estimate}
+    if not estimated:
+        raise ExperimentError("calibrate: every prior says estimate = false; nothing to estimate")
+    model = FactModel(scenarios, targets, estimated, run_fn, steps,
+                      nuisance={k: p for k, p in priors.items() if not p.estimate})
+    prior, distance = pyabc_prior(estimated), BandDistance(targets)
     observed = {f.id: f.band.target for f in targets}
     history = pyabc.History(db_url(db)) if done else None
     bar = tqdm(total=budget, initial=history.total_nr_simulations if history else 0, desc="calibrate",

@@ -16,15 +16,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sim.calibration.abc import FIRST_EPS, db_url, natural, scipy_dist, stored_settings
+from sim.calibration.abc import FIRST_EPS, NUISANCE, db_url, natural, scipy_dist, stored_settings
 from sim.calibration.targets import Fact
+from sim.outputs.atomic import atomic_path, atomic_write_text
 from sim.scenario.priors import Prior, prior_value, target_field
 from sim.scenario.schema import Scenario
 
@@ -71,12 +71,17 @@ def read_calibration(db: Path, priors: dict[str, Prior], facts: list[Fact]) -> C
                      "accepted": int(r.particles), "simulated": int(r.samples),
                      "acceptance": r.particles / r.samples, "ess": float(effective_sample_size(w)),
                      "wall_time_s": float(r.wall_time) if r.wall_time is not None else math.nan})
-    params, w = h.get_distribution(m=0, t=h.max_t)
-    post = pd.DataFrame({k: [prior_value(Scenario, k, float(natural(p, v))) for v in params[k]]
-                         for k, p in priors.items()})
-    post["weight"] = np.asarray(w, dtype=float) / np.sum(w)
-    sw, stats = h.get_weighted_sum_stats(t=h.max_t)
-    sw = np.asarray(sw, dtype=float)
+    particles = h.get_population(t=h.max_t).particles  # parameters, weights and runs kept together
+    sw = np.array([q.weight for q in particles], dtype=float)
+    stats = [q.sum_stat for q in particles]
+
+    def column(key: str, p: Prior) -> list[float]:
+        if p.estimate:
+            return [prior_value(Scenario, key, float(natural(p, q.parameter[key]))) for q in particles]
+        return [float(s[NUISANCE + key]) for s in stats]
+
+    post = pd.DataFrame({k: column(k, p) for k, p in priors.items()})
+    post["weight"] = sw / sw.sum()
     pred = []
     for f in facts:
         x = np.array([float(s.get(f.id, math.nan)) for s in stats])
@@ -85,17 +90,6 @@ def read_calibration(db: Path, priors: dict[str, Prior], facts: list[Fact]) -> C
                      "p05": _wq(x, sw, 0.05), "p95": _wq(x, sw, 0.95),
                      "in_band": float(np.average(inside, weights=sw))})
     return Calibration(Path(db), spec, priors, facts, pd.DataFrame(rows), post, pd.DataFrame(pred))
-
-
-def _atomic(path: Path, write) -> None:
-    """write(tmp) then rename: the file is the old one or the complete new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_posterior(cal: Calibration, path: Path) -> Path:
@@ -117,7 +111,8 @@ def write_ensemble(df, path: Path, meta: dict) -> Path:
     table = pa.Table.from_pandas(df, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                            b"sim.calibration": json.dumps(meta).encode()})
-    _atomic(Path(path), lambda tmp: pq.write_table(table, tmp))
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
     return Path(path)
 
 
@@ -175,7 +170,8 @@ def marginals_chart(cal: Calibration, path: Path) -> Path:
         axes.flat[0].legend(fontsize=8)
         fig.suptitle(f"Posterior (bars, generation {int(cal.generations['generation'].iloc[-1])}) "
                      "against prior (grey)")
-        _atomic(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=120))
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=120)
     import matplotlib.pyplot as plt
 
     plt.close(fig)
@@ -253,5 +249,5 @@ def write_diagnostics(cal: Calibration, page: Path, posterior_file: Path, stats,
         print(f"warning: marginals chart not written: {type(e).__name__}: {e}", file=sys.stderr)
         chart = None
     text = diagnostics_markdown(cal, Path(posterior_file), chart, stats, command)
-    _atomic(Path(page), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    atomic_write_text(page, text)
     return Path(page)

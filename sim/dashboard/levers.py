@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from sim.outputs.atomic import atomic_write_text
 from sim.scenario import Scenario, ScenarioError, load_scenario, parse_key
 from sim.scenario.load import model_at, toml_key, toml_literal  # one TOML writer and one schema walker
 from sim.scenario.schema import REGIMES, TECHS
@@ -250,9 +251,7 @@ def save_scenario(base_path, name: str, changed: Mapping[str, object], expected:
         raise ScenarioError([f"save as: {out} exists already; choose another name"])
     base = load_scenario(base_path)
     text = scenario_toml(base_path, out, name, base, changed)
-    tmp = out.with_name(f".{out.name}.partial")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, out)
+    atomic_write_text(out, text)
     try:
         saved = load_scenario(out)
         if expected is not None and _comparable(saved) != _comparable(expected):

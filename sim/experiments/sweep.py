@@ -48,7 +48,7 @@ from sim.outputs.atomic import FolderBusy, atomic_path, atomic_write_text, folde
 DESIGNS = ("grid", "lhs", "sobol")
 MAX_RUNS = 200_000  # one file per run, all read back at the end: beyond this, split the sweep
 RUN_FILE_BYTES = 4096  # about the disk one run's file takes (a small Parquet file, one block)
-SWEEP_FILES = {"design.json", "runs", "points.csv", "sobol.csv", "sweep.json", "charts"}
+SWEEP_FILES = {"design.json", "runs", "points.csv", "sobol.csv", "sweep.json", "charts", "posterior.json"}
 SOBOL_COLUMNS = ["kpi", "param", "S1", "S1_conf", "ST", "ST_conf"]
 
 

@@ -10,6 +10,9 @@ A scenario's `priors` table maps a dotted scenario key to a distribution with it
     sd = 0.15
     reason = "diversion was widespread (seed: two insiders, a 27-fold hub surge)"
 
+`estimate = false` makes it a nuisance parameter: calibration draws it from the prior in every
+run instead of estimating it (for numbers the targets barely inform; estimating them would only
+dilute the calibration), and the posterior keeps each draw with the run it was made for.
 `normal` is truncated to [low, high]; `beta` is a beta distribution stretched over
 [low, high] with the given mean and sd; `loguniform` is uniform in log(value) (for numbers
 whose order of magnitude is unknown). The value in the scenario body stays the one used by
@@ -34,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.fields import FieldInfo
 
 from sim.scenario.toml_keys import parse_key
+from sim.scenario.types import Bool
 
 KINDS = ("uniform", "loguniform", "normal", "beta")
 
@@ -52,6 +56,9 @@ class Prior(BaseModel):
     sd: float | None = Field(None, gt=0.0, allow_inf_nan=False,
                              description="normal and beta: the standard deviation.")
     reason: str = Field(min_length=1, description="Why this range: the evidence or the argument, in words.")
+    estimate: Bool = Field(True, description="false: a nuisance parameter, drawn from this prior afresh in every "
+                                             "calibration run but not estimated (the targets say little about it); "
+                                             "the posterior keeps it with the runs it was drawn for.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Prior:
@@ -86,9 +93,8 @@ class Prior(BaseModel):
     def describe(self) -> str:
         """One line for tables: 'uniform 0.2 to 0.8', 'normal 0.5 ± 0.1 on 0.2 to 0.8'."""
         span = f"{self.low:g} to {self.high:g}"
-        if self.mean is None:
-            return f"{self.kind} {span}"
-        return f"{self.kind} {self.mean:g} ± {self.sd:g} on {span}"
+        text = f"{self.kind} {span}" if self.mean is None else f"{self.kind} {self.mean:g} ± {self.sd:g} on {span}"
+        return text if self.estimate else f"{text}, not estimated"
 
 
 # ---------------------------------------------------------------- the schema at a key ---------

@@ -15,9 +15,7 @@ A test keeps the committed file in step with the models.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
 
@@ -255,19 +253,10 @@ def generate() -> str:
 
 
 def write(path: Path = TEMPLATE_PATH) -> Path:
-    """Write the template atomically (temporary file in the same folder, then rename)."""
-    text = generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a scenario file is for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write the template atomically (sim.outputs.atomic)."""
+    from sim.outputs.atomic import atomic_write_text
+
+    return atomic_write_text(path, generate())
 
 
 def main(argv=None) -> int:
