@@ -1,0 +1,413 @@
+"""Enforcement levers, each at a lower and a higher setting, paired with the scenario as given.
+
+    found = discover(scenario)                     # levers the scenario exposes, and those it does not
+    study = run_levers(scenario, found.levers, replicates=10)
+    study.table                                    # levers.csv: lever, setting, value, kpi, mean, p05, p95
+
+Levers are read from the scenario, not listed by hand: the inspection capacity and detection
+technologies of every customs agency whose checkpoints smuggled goods cross (the origin, each
+hub on a route, a destination that cooperates), trace tags at the origin, the smugglers' fine,
+arrest probability and sentence, the exporters' trace probability and penalty, and each hub's
+cooperation. Settings:
+
+    capacity, fine, sentence, trace probability, exporters' penalty   x0.5 and x2 (kept in the
+                                                                      field's range, e.g. <= 1)
+    arrest probability, cooperation p                                 p/2 and (1 + p)/2: halfway to 0, to 1
+    technologies                                                      low: only document_check kept
+                                                                      (none if that was all); high: every
+                                                                      technology added but trace_tags
+    trace tags                                                        never / from the start
+
+An event that sets the same key is changed the same way (x2 capacity doubles the crackdown's
+capacity too), so a lever means the same policy before and after the event. `--lever
+KEY=LOW,HIGH` adds or replaces a lever: each end is a factor `xF` (applied like the above) or a
+value written as after --set (then events keep their own values, and the notes say so).
+
+Every setting runs the same replicates on the same seeds as the scenario as given (sim.experiments
+.compare: common random numbers), so `mean`, `p05`, `p95` are the mean and 5-95 % band of the
+paired differences setting minus scenario. Words, tables and the page: sim.calibration.lever_words.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from sim.experiments.execution import ExperimentError, RunFailure, default_run_fn, replicate_list
+from sim.experiments.params import apply_params
+from sim.scenario import parse_key
+from sim.scenario.schema import TECHS, Customs, Scenario
+
+KPIS = ("illicit_delivered_t", "price_peak_index", "enforcement_cost_usd", "diverted_t", "seizures_count",
+        "legit_inspected")
+COLUMNS = ["lever", "setting", "value", "kpi", "mean", "p05", "p95"]
+KEEP_TECHS = ("document_check",)   # what the low technology setting keeps
+SCALE = (0.5, 2.0)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One end of a lever: `value` is short text for tables and charts; `params` the dotted keys set
+    (the key itself and events' values of it); empty params = the scenario as given."""
+
+    end: str
+    value: str
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Lever:
+    """An enforcement lever. `key` names it in levers.csv (a scenario key, or customs.X.trace_tags);
+    kind: capacity, technologies, trace_tags, fine, arrest, sentence, trace_prob, exporter_penalty,
+    cooperation or given (from --lever); country: the customs agency or hub it belongs to."""
+
+    key: str
+    label: str
+    kind: str
+    country: str
+    base: str
+    low: Setting
+    high: Setting
+    note: str = ""
+
+    @property
+    def settings(self) -> tuple[Setting, Setting]:
+        return (self.low, self.high)
+
+
+@dataclass
+class Discovery:
+    levers: list[Lever]
+    skipped: list[str]   # levers the scenario does not offer, each with the reason
+
+
+# ---------------------------------------------------------------- values and events ----------
+def value_at(scenario: Scenario, key: str):
+    """The value at a dotted key (a customs agency not listed has the defaults)."""
+    path = parse_key(key)
+    node = scenario.model_dump(mode="python")
+    for i, part in enumerate(path):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif path[0] == "customs" and i == 1:
+            return getattr(Customs(), path[2])
+        else:
+            raise ExperimentError(f"--lever {key}: the scenario has no such key")
+    return node
+
+
+def event_values(scenario: Scenario, key: str) -> list[tuple[str, object]]:
+    """(event id, value) of every event that sets `key`, in time order."""
+    evs = sorted(scenario.events.items(), key=lambda e: scenario.event_step(e[1]))
+    return [(eid, ev.set[key]) for eid, ev in evs if key in ev.set]
+
+
+def event_key(eid: str, key: str) -> str:
+    return f'events.{eid}.set."{key}"'
+
+
+def _upper(key: str) -> float:
+    from sim.scenario.priors import target_field
+
+    f = target_field(Scenario, key)
+    bounds = [getattr(m, a) for m in (f.constraints if f else []) for a in ("le", "lt") if getattr(m, a, None)]
+    return min(bounds) if bounds else math.inf
+
+
+def _num(v: float) -> float:
+    return round(float(v), 12)
+
+
+def transformed(scenario: Scenario, key: str, fn: Callable) -> dict:
+    """{key: fn(base)} plus the same change to every event's value of it; unchanged values left out."""
+    out = {}
+    for k, v in [(key, value_at(scenario, key))] + [(event_key(e, key), v) for e, v in event_values(scenario, key)]:
+        new = fn(v)
+        if new != v:
+            out[k] = new
+    return out
+
+
+def _shown(scenario: Scenario, key: str, fmt: Callable = lambda v: f"{v:g}") -> str:
+    """'1500 (4500 from 2025-05-12)': the base value and what events set it to."""
+    evs = event_values(scenario, key)
+    later = ", ".join(f"{fmt(v)} from {scenario.date_of(scenario.event_step(scenario.events[e]))}" for e, v in evs)
+    return fmt(value_at(scenario, key)) + (f" ({later})" if later else "")
+
+
+def _event_note(scenario: Scenario, key: str) -> str:
+    evs = [e for e, _ in event_values(scenario, key)]
+    return f"event{'s' if len(evs) > 1 else ''} {', '.join(evs)} changed the same way" if evs else ""
+
+
+# ---------------------------------------------------------------- settings ------------------
+def scaled(scenario: Scenario, key: str, f: float) -> Setting:
+    top = _upper(key)
+    return Setting("low" if f < 1 else "high", f"x{f:g}",
+                   transformed(scenario, key, lambda v: _num(min(float(v) * f, top))))
+
+
+def halfway(scenario: Scenario, key: str, end: str) -> Setting:
+    fn = (lambda v: _num(v / 2)) if end == "low" else (lambda v: _num((1 + v) / 2))
+    params = transformed(scenario, key, fn)
+    return Setting(end, f"{fn(value_at(scenario, key)):g}" if params else "as given", params)
+
+
+SHORT = {"xray": "X-ray", "density_scan": "density", "ai_image": "AI", "document_check": "docs",
+         "isotope_fingerprint": "isotope", "trace_tags": "tags", "trade_anomaly": "anomaly"}
+
+
+def tech_settings(scenario: Scenario, country: str) -> tuple[Setting, Setting]:
+    """Low: only document_check kept (none if it was all there was); high: every technology the
+    scenario lacks added, but trace_tags (a lever of its own). Events' lists change the same way."""
+    key = f"customs.{country}.technologies"
+    every = [value_at(scenario, key)] + [v for _, v in event_values(scenario, key)]
+    present = {t for lst in every for t in lst}
+    drop = {t for t in present if t not in KEEP_TECHS + ("trace_tags",)} or (present & set(KEEP_TECHS))
+    kept = [SHORT[t] for t in TECHS if t in present - drop and t != "trace_tags"]
+    add = [t for t in TECHS if t != "trace_tags" and t not in value_at(scenario, key)]
+    low = transformed(scenario, key, lambda v: [t for t in v if t not in drop])
+    high = transformed(scenario, key, lambda v: list(v) + [t for t in add if t not in v])
+    return (Setting("low", (" ".join(kept) + " only" if kept else "none") if low else "as given", low),
+            Setting("high", " ".join("+" + SHORT[t] for t in add) if high else "as given", high))
+
+
+def trace_tag_settings(scenario: Scenario, origin: str) -> tuple[Setting, Setting]:
+    """Low: no trace tags at any time; high: trace tags from the start (and in every event's list)."""
+    key = f"customs.{origin}.technologies"
+    off = transformed(scenario, key, lambda v: [t for t in v if t != "trace_tags"])
+    on = transformed(scenario, key, lambda v: list(v) if "trace_tags" in v else list(v) + ["trace_tags"])
+    return Setting("low", "never" if off else "as given", off), Setting("high", "from start" if on else "as given", on)
+
+
+# ---------------------------------------------------------------- discovery -----------------
+def _name(scenario: Scenario, c: str) -> str:
+    return scenario.countries[c].name or c
+
+
+def customs_countries(scenario: Scenario) -> tuple[list[str], list[str]]:
+    """(countries whose customs smuggled goods meet, skipped notes): the origin, every hub on a
+    route, and destinations on a route that cooperate at some point of the run."""
+    hubs = list(dict.fromkeys(r.via for r in scenario.routes.values() if r.via))
+    dests = list(dict.fromkeys(r.destination for r in scenario.routes.values()))
+    out, skipped = [scenario.origin, *hubs], []
+    for d in dests:
+        key = f"countries.{d}.cooperation"
+        if max([value_at(scenario, key)] + [v for _, v in event_values(scenario, key)]) > 0:
+            out.append(d)
+        else:
+            skipped.append(f"customs of {_name(scenario, d)} (capacity, technologies): its cooperation is 0 "
+                           f"({key}), so its checks ignore the origin's controlled goods and no setting of "
+                           "them can change what gets through")
+    return out, skipped
+
+
+def discover(scenario: Scenario) -> Discovery:
+    """Every enforcement lever of the scenario with its two settings (see the module docstring)."""
+    levers: list[Lever] = []
+    skipped: list[str] = []
+    countries, skipped_customs = customs_countries(scenario)
+    origin = scenario.origin
+
+    def add(key, label, kind, country, low: Setting, high: Setting, fmt=lambda v: f"{v:g}"):
+        if not low.params and not high.params:
+            skipped.append(f"{label} ({key}): neither setting differs from the scenario "
+                           f"(value {_shown(scenario, key, fmt)}); give --lever {key}=LOW,HIGH")
+            return
+        levers.append(Lever(key, label, kind, country, _shown(scenario, key, fmt), low, high,
+                            _event_note(scenario, key.removesuffix(".trace_tags") + (
+                                ".technologies" if kind == "trace_tags" else ""))))
+
+    def factor(key, label, kind, country=""):
+        add(key, label, kind, country, scaled(scenario, key, SCALE[0]), scaled(scenario, key, SCALE[1]))
+
+    def half(key, label, kind, country=""):
+        add(key, label, kind, country, halfway(scenario, key, "low"), halfway(scenario, key, "high"))
+
+    techs = lambda v: ", ".join(v) or "none"
+    for c in countries:
+        factor(f"customs.{c}.capacity_per_week", f"{_name(scenario, c)}: inspection capacity", "capacity", c)
+    for c in countries:
+        add(f"customs.{c}.technologies", f"{_name(scenario, c)}: detection technologies", "technologies", c,
+            *tech_settings(scenario, c), fmt=techs)
+    lo, hi = trace_tag_settings(scenario, origin)
+    if lo.params or hi.params:
+        levers.append(Lever(f"customs.{origin}.trace_tags", f"{_name(scenario, origin)}: trace tags", "trace_tags",
+                            origin, _shown(scenario, f"customs.{origin}.technologies", techs), lo, hi,
+                            _event_note(scenario, f"customs.{origin}.technologies")))
+    factor("penalties.fine_multiple", "Smugglers' fine (x cargo value)", "fine")
+    half("penalties.arrest_prob", "Arrest probability per seizure", "arrest")
+    factor("penalties.sentence_years", "Prison sentence (years)", "sentence")
+    factor("exporters.trace_prob", "Exporters traced (per week diverting)", "trace_prob")
+    factor("exporters.penalty_multiple", "Exporters' penalty (x goods' value)", "exporter_penalty")
+    for h in dict.fromkeys(r.via for r in scenario.routes.values() if r.via):
+        half(f"countries.{h}.cooperation", f"{_name(scenario, h)}: cooperation on re-exports", "cooperation", h)
+    return Discovery(levers, skipped_customs + skipped)
+
+
+# ---------------------------------------------------------------- --lever -------------------
+def _split_ends(text: str) -> list[str]:
+    """'LOW,HIGH' split at the comma outside brackets and quotes."""
+    depth, quote, parts, cur = 0, "", [], ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+            continue
+        cur += ch
+    return parts + [cur]
+
+
+FACTOR = re.compile(r"\s*[xX]\s*([0-9.eE+-]+)\s*")
+
+
+def parse_lever(text: str, scenario: Scenario) -> Lever:
+    """'KEY=LOW,HIGH' -> Lever. Each end: xF (a factor, events' values too) or a value as after --set."""
+    from sim.scenario import parse_override
+
+    key, eq, rest = text.partition("=")
+    key = key.strip()
+    ends = _split_ends(rest)
+    if not eq or not parse_key(key) or len(ends) != 2 or not all(e.strip() for e in ends):
+        raise ExperimentError(f"--lever '{text}': expected KEY=LOW,HIGH, e.g. customs.CN.capacity_per_week=x0.5,x2 "
+                              "or penalties.arrest_prob=0.1,0.9")
+    base = value_at(scenario, key)
+    settings, absolute = [], False
+    for end, raw in zip(("low", "high"), ends):
+        m = FACTOR.fullmatch(raw)
+        if m:
+            try:
+                f = float(m.group(1))
+            except ValueError:
+                f = -1.0
+            if not (f >= 0 and math.isfinite(f)) or not isinstance(base, (int, float)) or isinstance(base, bool):
+                raise ExperimentError(f"--lever '{text}': {raw.strip()} needs a factor >= 0 and a numeric key")
+            settings.append(Setting(end, f"x{f:g}", transformed(
+                scenario, key, lambda v, f=f: _num(min(float(v) * f, _upper(key))))))
+        else:
+            try:
+                _, v = parse_override(f"{key}={raw.strip()}")
+            except ValueError as e:
+                raise ExperimentError(f"--lever '{text}': {e}") from None
+            absolute = True
+            settings.append(Setting(end, raw.strip(), {} if v == base else {key: v}))
+    for s in settings:
+        try:
+            apply_params(scenario, s.params)
+        except ExperimentError as e:
+            raise ExperimentError(f"--lever '{text}': {e.messages[0]}") from None
+    evs = [e for e, _ in event_values(scenario, key)]
+    note = _event_note(scenario, key) if not absolute else (
+        f"events {', '.join(evs)} keep their own values of it (give xF to change them too)" if evs else "")
+    return Lever(key, key, "given", "", _shown(scenario, key, str) if evs else str(base), *settings, note)
+
+
+def merge(found: Sequence[Lever], given: Sequence[Lever]) -> list[Lever]:
+    """Discovered levers with the --lever ones replacing those of the same key, added at the end."""
+    keys = [lv.key for lv in given]
+    if len(set(keys)) != len(keys):
+        raise ExperimentError(f"--lever: each key once (repeated: {', '.join(sorted({k for k in keys if keys.count(k) > 1}))})")
+    by_key = {lv.key: lv for lv in given}
+    out = [by_key.pop(lv.key, lv) for lv in found]
+    return out + list(by_key.values())
+
+
+# ---------------------------------------------------------------- running -------------------
+@dataclass
+class LeverRun:
+    """What a worker sends back: the KPIs and a few totals of the time series (not the series)."""
+
+    replicate: int
+    kpis: dict
+    summary: dict
+
+
+class SlimRun:
+    """run_fn(scenario, replicate, steps) -> LeverRun (picklable; `.run_fn` is the model or a posterior wrap)."""
+
+    def __init__(self, run_fn: Callable):
+        self.run_fn = run_fn
+
+    def __call__(self, scenario, replicate: int, steps: int | None = None) -> LeverRun:
+        from sim.calibration.lever_words import summarize
+
+        res = self.run_fn(scenario, replicate, steps=steps)
+        return LeverRun(res.replicate, dict(res.kpis), summarize(res.timeseries, scenario))
+
+
+@dataclass
+class LeverStudy:
+    """Everything `sim levers` shows and writes for one scenario.
+
+    table: levers.csv; means: KPI means per variant ("base" or (lever key, end)); summaries: the
+    time series' totals averaged over replicates per variant (sim.calibration.lever_words.summarize)."""
+
+    scenario: Scenario
+    levers: list[Lever]
+    skipped: list[str]
+    replicates: list[int]
+    table: pd.DataFrame
+    means: dict
+    summaries: dict
+    failures: list = field(default_factory=list)
+
+
+def variants(scenario: Scenario, levers: Sequence[Lever]) -> list[tuple[object, Scenario]]:
+    """(tag, scenario) to run: the scenario as given ("base"), then every setting that differs from it."""
+    out = [("base", scenario)]
+    for i, lv in enumerate(levers):
+        for s in lv.settings:
+            if s.params:
+                sc = apply_params(scenario, s.params)
+                out.append(((lv.key, s.end), sc.model_copy(update={"name": f"{scenario.name[:60]}.L{i:02d}.{s.end}"})))
+    return out
+
+
+def _mean(runs: list) -> dict:
+    ok = [r.summary for r in runs if not isinstance(r, RunFailure)]
+    keys = dict.fromkeys(k for s in ok for k in s)
+    return {k: float(np.mean([s.get(k, 0.0) for s in ok])) for k in keys}
+
+
+def run_levers(scenario: Scenario, levers: Sequence[Lever], replicates, *, workers: int | None = None,
+               scheduler: str | None = None, run_fn: Callable | None = None, progress: bool = True,
+               kpis: Sequence[str] = KPIS, skipped: Sequence[str] = ()) -> LeverStudy:
+    """Run the scenario and every lever setting on common random numbers; see the module docstring."""
+    from sim.experiments.compare import compare
+
+    reps = replicate_list(replicates)
+    todo = variants(scenario, levers)
+    comp, results = compare([sc for _, sc in todo], reps, workers, scheduler, SlimRun(run_fn or default_run_fn()),
+                            progress=progress)
+    tag_of = {sc.name: tag for tag, sc in todo}
+    idx = comp.set_index(["scenario", "kpi"])
+    by_tag = {tag: sc_name for sc_name, tag in tag_of.items()}
+    rows, means = [], {}
+    for name, tag in tag_of.items():
+        means[tag] = {k: float(idx.loc[(name, k), "mean"]) for k in comp[comp["scenario"] == name]["kpi"]}
+    for lv in levers:
+        for s in lv.settings:
+            name = by_tag.get((lv.key, s.end))
+            for k in kpis:
+                if name is None:
+                    rows.append([lv.key, s.end, s.value, k, 0.0, 0.0, 0.0])
+                else:
+                    r = idx.loc[(name, k)]
+                    rows.append([lv.key, s.end, s.value, k, r["diff_mean"], r["diff_p05"], r["diff_p95"]])
+    failures = [(tag_of[n], f) for n, res in results.items() for f in res if isinstance(f, RunFailure)]
+    summaries = {tag_of[n]: _mean(res) for n, res in results.items()}
+    return LeverStudy(scenario, list(levers), list(skipped), reps, pd.DataFrame(rows, columns=COLUMNS), means,
+                      summaries, failures)
