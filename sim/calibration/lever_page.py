@@ -30,6 +30,7 @@ from sim.model.metrics import kpi
 from sim.outputs.tables import _text, band_text, kpi_unit
 
 TABLE_KPIS = ("illicit_delivered_t", "price_peak_index", "enforcement_cost_usd")
+SHORT_HEADS = {"illicit_delivered_t": "Illicit", "price_peak_index": "Peak price", "enforcement_cost_usd": "Cost"}
 PAGE_KPIS = ("illicit_delivered_t", "price_peak_index", "enforcement_cost_usd", "diverted_t", "seizures_count",
              "legit_inspected")
 
@@ -114,18 +115,19 @@ def _cell(row, name: str) -> str:
     m, lo, hi = row["mean"], row["p05"], row["p95"]
     star = "*" if lo > 0 or hi < 0 else ""
     if lo == hi:
-        return f"{_num(m, name, sc)}{star}\n" + ("no change" if m == 0 else "every replicate")
+        return f"{_num(m, name, sc)}{star}\n" + ("no change" if m == 0 else "all runs")
     return f"{_num(m, name, sc)}{star}\n{_num(lo, name, sc)} to {_num(hi, name, sc)}"
 
 
 def format_table(study, kpis=TABLE_KPIS, width: int = 80) -> str:
     """Lever, setting, and per KPI the paired change (mean, * beyond noise) over its 5-95 % band."""
     t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    t.add_column("lever", overflow="fold", max_width=20)
+    t.add_column("lever", overflow="fold", min_width=18, max_width=20)
     t.add_column("setting", overflow="fold", max_width=14)
     for k in kpis:
         unit = kpi_unit(k)[0]
-        t.add_column(f"{kpi(k).label}" + (f" ({unit})" if unit else ""), justify="right", overflow="fold")
+        t.add_column(SHORT_HEADS.get(k, kpi(k).label) + (f" ({unit})" if unit else ""), justify="right",
+                     overflow="fold")
     idx = study.table.set_index(["lever", "setting", "kpi"])
     for lv in study.levers:
         for i, s in enumerate(lv.settings):

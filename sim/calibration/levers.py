@@ -207,46 +207,65 @@ def customs_countries(scenario: Scenario) -> tuple[list[str], list[str]]:
     return out, skipped
 
 
+KINDS = {  # key pattern (X: a country) -> (what the label says, kind)
+    "customs.X.capacity_per_week": ("inspection capacity", "capacity"),
+    "customs.X.technologies": ("detection technologies", "technologies"),
+    "customs.X.trace_tags": ("trace tags", "trace_tags"),
+    "countries.X.cooperation": ("cooperation on re-exports", "cooperation"),
+    "penalties.fine_multiple": ("Smugglers' fine (x cargo value)", "fine"),
+    "penalties.arrest_prob": ("Arrest probability per seizure", "arrest"),
+    "penalties.sentence_years": ("Prison sentence (years)", "sentence"),
+    "exporters.trace_prob": ("Exporters traced (per week diverting)", "trace_prob"),
+    "exporters.penalty_multiple": ("Exporters' penalty (x goods' value)", "exporter_penalty"),
+}
+
+
+def describe(scenario: Scenario, key: str) -> tuple[str, str, str]:
+    """(label, kind, country) of a lever key; an unknown key is its own label, kind "given"."""
+    parts = parse_key(key) or ()
+    if len(parts) == 3 and parts[1] in scenario.countries:
+        what = KINDS.get(f"{parts[0]}.X.{parts[2]}")
+        if what:
+            return f"{_name(scenario, parts[1])}: {what[0]}", what[1], parts[1]
+    what = KINDS.get(key)
+    return (what[0], what[1], "") if what else (key, "given", "")
+
+
 def discover(scenario: Scenario) -> Discovery:
     """Every enforcement lever of the scenario with its two settings (see the module docstring)."""
     levers: list[Lever] = []
     skipped: list[str] = []
     countries, skipped_customs = customs_countries(scenario)
     origin = scenario.origin
+    techs = lambda v: ", ".join(v) or "none"
 
-    def add(key, label, kind, country, low: Setting, high: Setting, fmt=lambda v: f"{v:g}"):
+    def add(key, low: Setting, high: Setting, shown_key=None, fmt=lambda v: f"{v:g}"):
+        label, kind, country = describe(scenario, key)
+        shown_key = shown_key or key
         if not low.params and not high.params:
             skipped.append(f"{label} ({key}): neither setting differs from the scenario "
-                           f"(value {_shown(scenario, key, fmt)}); give --lever {key}=LOW,HIGH")
+                           f"(value {_shown(scenario, shown_key, fmt)}); give --lever {key}=LOW,HIGH")
             return
-        levers.append(Lever(key, label, kind, country, _shown(scenario, key, fmt), low, high,
-                            _event_note(scenario, key.removesuffix(".trace_tags") + (
-                                ".technologies" if kind == "trace_tags" else ""))))
+        levers.append(Lever(key, label, kind, country, _shown(scenario, shown_key, fmt), low, high,
+                            _event_note(scenario, shown_key)))
 
-    def factor(key, label, kind, country=""):
-        add(key, label, kind, country, scaled(scenario, key, SCALE[0]), scaled(scenario, key, SCALE[1]))
+    def factor(key):
+        add(key, scaled(scenario, key, SCALE[0]), scaled(scenario, key, SCALE[1]))
 
-    def half(key, label, kind, country=""):
-        add(key, label, kind, country, halfway(scenario, key, "low"), halfway(scenario, key, "high"))
+    def half(key):
+        add(key, halfway(scenario, key, "low"), halfway(scenario, key, "high"))
 
-    techs = lambda v: ", ".join(v) or "none"
     for c in countries:
-        factor(f"customs.{c}.capacity_per_week", f"{_name(scenario, c)}: inspection capacity", "capacity", c)
+        factor(f"customs.{c}.capacity_per_week")
     for c in countries:
-        add(f"customs.{c}.technologies", f"{_name(scenario, c)}: detection technologies", "technologies", c,
-            *tech_settings(scenario, c), fmt=techs)
-    lo, hi = trace_tag_settings(scenario, origin)
-    if lo.params or hi.params:
-        levers.append(Lever(f"customs.{origin}.trace_tags", f"{_name(scenario, origin)}: trace tags", "trace_tags",
-                            origin, _shown(scenario, f"customs.{origin}.technologies", techs), lo, hi,
-                            _event_note(scenario, f"customs.{origin}.technologies")))
-    factor("penalties.fine_multiple", "Smugglers' fine (x cargo value)", "fine")
-    half("penalties.arrest_prob", "Arrest probability per seizure", "arrest")
-    factor("penalties.sentence_years", "Prison sentence (years)", "sentence")
-    factor("exporters.trace_prob", "Exporters traced (per week diverting)", "trace_prob")
-    factor("exporters.penalty_multiple", "Exporters' penalty (x goods' value)", "exporter_penalty")
+        add(f"customs.{c}.technologies", *tech_settings(scenario, c), fmt=techs)
+    add(f"customs.{origin}.trace_tags", *trace_tag_settings(scenario, origin),
+        shown_key=f"customs.{origin}.technologies", fmt=techs)
+    for key in ("penalties.fine_multiple", "penalties.arrest_prob", "penalties.sentence_years",
+                "exporters.trace_prob", "exporters.penalty_multiple"):
+        (half if key == "penalties.arrest_prob" else factor)(key)
     for h in dict.fromkeys(r.via for r in scenario.routes.values() if r.via):
-        half(f"countries.{h}.cooperation", f"{_name(scenario, h)}: cooperation on re-exports", "cooperation", h)
+        half(f"countries.{h}.cooperation")
     return Discovery(levers, skipped_customs + skipped)
 
 
@@ -312,7 +331,7 @@ def parse_lever(text: str, scenario: Scenario) -> Lever:
     evs = [e for e, _ in event_values(scenario, key)]
     note = _event_note(scenario, key) if not absolute else (
         f"events {', '.join(evs)} keep their own values of it (give xF to change them too)" if evs else "")
-    return Lever(key, key, "given", "", _shown(scenario, key, str) if evs else str(base), *settings, note)
+    return Lever(key, *describe(scenario, key), _shown(scenario, key, str) if evs else str(base), *settings, note)
 
 
 def merge(found: Sequence[Lever], given: Sequence[Lever]) -> list[Lever]:
