@@ -217,3 +217,42 @@ def test_bad_input_is_one_line_and_status_2(tmp_path, capsys, extra, message):
     out, err = capsys.readouterr()
     assert status == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not list((tmp_path / "res").glob("*/levers-*"))
+
+
+# ---------------------------------------------------------------- posterior ---------------------
+def test_every_setting_uses_the_replicates_posterior_draw(tmp_path):
+    from sim.experiments.execution import default_run_fn
+    from sim.experiments.posterior import load_posterior
+
+    path = tmp_path / "post.parquet"
+    pd.DataFrame({"smugglers.initial": [20, 60, 100], "weight": [1.0, 1.0, 1.0]}).to_parquet(path, index=False)
+    post = load_posterior(path)
+    sc = world()
+    lv = parse_lever("penalties.arrest_prob=0.1,0.95", sc)
+    st = run_levers(sc, [lv], 4, workers=1, run_fn=post.wrap(default_run_fn()), progress=False)
+    base = run_kpis(sc, 4, workers=1, progress=False, run_fn=post.wrap(default_run_fn()))
+    high = run_kpis(apply_params(sc, lv.high.params), 4, workers=1, progress=False, run_fn=post.wrap(default_run_fn()))
+    d = (high["illicit_delivered_t"] - base["illicit_delivered_t"]).to_numpy()
+    row = st.table.set_index(["lever", "setting", "kpi"]).loc[(lv.key, "high", "illicit_delivered_t")]
+    assert row["mean"] == pytest.approx(d.mean()) and row["p05"] == pytest.approx(np.percentile(d, 5))
+    assert len({post.draw(sc.seed, r) for r in range(4)}) > 1   # the draws differ between replicates
+
+
+def test_a_lever_the_posterior_draws_is_left_out_or_refused(tmp_path, capsys):
+    import argparse
+
+    from sim.calibration.lever_cli import _prepare
+
+    path = tmp_path / "post.parquet"
+    pd.DataFrame({"penalties.fine_multiple": [0.5, 2.0], "weight": [1.0, 1.0]}).to_parquet(path, index=False)
+    f = tmp_path / "tiny.toml"
+    f.write_text(dump_toml(world()))
+    args = argparse.Namespace(files=[str(f)], overrides=[], seed=None, steps=None, lever=[], only=False,
+                              posterior=str(path))
+    [(sc, levers, skipped)], post = _prepare(args)
+    assert "penalties.fine_multiple" not in [lv.key for lv in levers] and post.posterior is not None
+    assert any("penalties.fine_multiple" in s and "--posterior" in s for s in skipped)
+    status = main(["levers", str(f), "--lever", "penalties.fine_multiple=x0.5,x2", "--posterior", str(path),
+                   "--out", str(tmp_path / "res")])
+    err = capsys.readouterr().err
+    assert status == 2 and "do not also set or vary it" in err

@@ -255,9 +255,12 @@ def _risk_terms(sc, b: Facts) -> str:
     m, L, p = b.margin(), b.loss(), b.interdiction
     if not all(np.isfinite([m, L, p])):
         return ""
+    later = any(k.startswith("penalties.") for e in sc.events.values() for k in e.set)
     where = (f"At the run's prices smugglers clear about {usd(m)} when goods get through and lose about {usd(L)} "
              f"when caught (cargo, fine, and arrest x sentence at {fmt(sc.smugglers.freedom_value_usd_per_year)} "
-             f"USD a year over a {sc.smugglers.capacity_t:g} t shipment), so a risk-neutral smuggler who knew the "
+             f"USD a year over a {sc.smugglers.capacity_t:g} t shipment"
+             + (", with the penalties in force at the start" if later else "")
+             + "), so a risk-neutral smuggler who knew the "
              f"interdiction rate would ship only below about {pct(m / (m + L)) if m > 0 else '0 %'}; the run's rate is "
              f"{pct(p)}.")
     if sc.smugglers.logit and (m <= 0 or p > m / (m + L)):
