@@ -17,8 +17,10 @@ from sim.calibration.lever_words import (
     Effect,
     Facts,
     _risk_terms,
+    change,
     effects,
     fmt,
+    how,
     mix_text,
     pct,
     reason,
@@ -27,7 +29,7 @@ from sim.calibration.lever_words import (
     verdict,
 )
 from sim.model.metrics import kpi
-from sim.outputs.tables import _text, band_text, kpi_unit
+from sim.outputs.tables import _text, kpi_unit
 
 TABLE_KPIS = ("illicit_delivered_t", "price_peak_index", "enforcement_cost_usd")
 SHORT_HEADS = {"illicit_delivered_t": "Illicit", "price_peak_index": "Peak price", "enforcement_cost_usd": "Cost"}
@@ -67,9 +69,13 @@ def answer(study) -> list[str]:
         return "; ".join(e.text() for e in pair if e.ran)
 
     movers = [lv for lv in study.levers if verdicts[lv.key] == "moves"]
+    def biggest(pair):
+        return max((e for e in pair if e.moves), key=lambda e: abs(e.mean))
+
     lines = [(f"Beyond the Monte Carlo noise (the 5-95 % band of the paired differences excludes 0), {label} "
               f"({unit}) move as theory expects (more enforcement, fewer tonnes) with: "
-              + "; ".join(f"{lv.label} ({moved(eff[lv.key])})" for lv in movers) + ".") if movers else
+              + "; ".join(f"{lv.label} ({moved(eff[lv.key])}; {how(biggest(eff[lv.key]), study)})"
+                          for lv in movers) + ".") if movers else
              f"No lever moves {label} beyond the Monte Carlo noise (every 5-95 % band of the paired "
              "differences includes 0)."]
     for lv in study.levers:
@@ -103,31 +109,22 @@ def short_label(lv) -> str:
             "exporter_penalty": "Exporters' penalty"}.get(lv.kind, lv.key)
 
 
-def _num(v: float, name: str, sc: float) -> str:
-    """A change in a KPI, short: '+0.05' for indices, '-1,381' for tonnes, '+153 M' for money."""
-    if kpi(name).unit == "x":
-        return f"{v * sc:+.2f}".replace("+0.00", "0").replace("-0.00", "0")
-    return ("+" if v > 0 else "") + fmt(v * sc)
-
-
 def _cell(row, name: str) -> str:
-    sc = kpi_unit(name)[1]
-    m, lo, hi = row["mean"], row["p05"], row["p95"]
-    star = "*" if lo > 0 or hi < 0 else ""
-    if lo == hi:
-        return f"{_num(m, name, sc)}{star}\n" + ("no change" if m == 0 else "all runs")
-    return f"{_num(m, name, sc)}{star}\n{_num(lo, name, sc)} to {_num(hi, name, sc)}"
+    m, band, beyond = change(row, name)
+    return f"{m}{'*' if beyond else ''}\n{band}"
 
 
 def format_table(study, kpis=TABLE_KPIS, width: int = 80) -> str:
     """Lever, setting, and per KPI the paired change (mean, * beyond noise) over its 5-95 % band."""
     t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    t.add_column("lever", overflow="fold", min_width=18, max_width=20)
-    t.add_column("setting", overflow="fold", max_width=14)
+    room = width - 2 * (1 + len(kpis))          # columns are separated by 2 spaces
+    each = (room - 30) // len(kpis)              # lever 19 and setting 11 at least
+    t.add_column("lever", overflow="fold", width=19)
+    t.add_column("setting", overflow="fold", width=room - 19 - each * len(kpis))
     for k in kpis:
         unit = kpi_unit(k)[0]
         t.add_column(SHORT_HEADS.get(k, kpi(k).label) + (f" ({unit})" if unit else ""), justify="right",
-                     overflow="fold")
+                     overflow="fold", width=each)
     idx = study.table.set_index(["lever", "setting", "kpi"])
     for lv in study.levers:
         for i, s in enumerate(lv.settings):
@@ -146,10 +143,8 @@ def format_answer(study, width: int = 80) -> str:
 
 # ---------------------------------------------------------------- markdown -------------------
 def _md_cell(row, name: str) -> str:
-    _unit, sc = kpi_unit(name)
-    m, lo, hi = row["mean"], row["p05"], row["p95"]
-    text = f"{'+' if m > 0 else ''}{fmt(m * sc)} ({band_text(lo, hi, sc, True)})"
-    return f"**{text}**" if lo > 0 or hi < 0 else text
+    m, band, beyond = change(row, name)
+    return f"**{m} ({band})**" if beyond else f"{m} ({band})"
 
 
 def detection_table(study) -> list[str]:

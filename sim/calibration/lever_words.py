@@ -219,12 +219,33 @@ class Effect:
         return (self.mean < 0) == (self.setting.end == "high")
 
     def text(self, name: str = MAIN) -> str:
-        from sim.outputs.tables import band_text, kpi_unit
+        """'x2: -1,381 t (-2,023 to -840)'."""
+        from sim.outputs.tables import kpi_unit
 
-        unit, sc = kpi_unit(name)
-        sign = "+" if self.mean > 0 else ""
-        return (f"{self.setting.value}: {sign}{fmt(self.mean * sc)} {unit} "
-                f"({band_text(self.p05, self.p95, sc, True)})").replace("  ", " ")
+        m, band, _ = change({"mean": self.mean, "p05": self.p05, "p95": self.p95}, name)
+        unit = kpi_unit(name)[0]
+        return f"{self.setting.value}: {m}{' ' + unit if unit else ''} ({band})"
+
+
+def short(v: float, name: str, sc: float) -> str:
+    """A change in a KPI, short: '+0.05' for indices, '-1,381' for tonnes, '+153 M' for money."""
+    from sim.model.metrics import kpi
+
+    if kpi(name).unit == "x":
+        return f"{v * sc:+.2f}".replace("+0.00", "0").replace("-0.00", "0")
+    return ("+" if v > 0 else "") + fmt(v * sc)
+
+
+def change(row, name: str) -> tuple[str, str, bool]:
+    """(mean, band, beyond the noise) of a paired change as short text: '-65.1', '-212 to +183';
+    a band whose ends read the same is 'no change' (all zero) or 'all runs' (the same in every one)."""
+    from sim.outputs.tables import kpi_unit
+
+    sc = kpi_unit(name)[1]
+    m, lo, hi = row["mean"], row["p05"], row["p95"]
+    a, b = short(lo, name, sc), short(hi, name, sc)
+    band = ("no change" if m == 0 else "all runs") if a == b else f"{a} to {b}"
+    return short(m, name, sc), band, bool(lo > 0 or hi < 0)
 
 
 def fmt(v: float) -> str:
@@ -359,3 +380,18 @@ def _balloon(lv, b: Facts, f: Facts) -> str:
         return ""
     return (f"tonnes via {b.sc.countries[lv.country].name or lv.country} {'fell' if d_own < 0 else 'rose'} by "
             f"{fmt(abs(d_own))} t while other routes {'gained' if d_rest > 0 else 'lost'} {fmt(abs(d_rest))} t")
+
+
+def how(effect: Effect, study) -> str:
+    """The run's own account of a lever that moves: diversion, exporters traced, interdiction rate."""
+    lv, s, sc = effect.lever, effect.setting, study.scenario
+    b = Facts(sc, study.summaries["base"], study.means["base"])
+    f = Facts(sc, study.summaries[(lv.key, s.end)], study.means[(lv.key, s.end)])
+    d = f.s.get("diverted_t", 0.0) - b.s.get("diverted_t", 0.0)
+    parts = [f"diversion at the origin {'+' if d > 0 else ''}{fmt(d)} t"]
+    t0, t1 = b.s.get("exporters_traced", 0.0), f.s.get("exporters_traced", 0.0)
+    if round(t0, 1) != round(t1, 1):
+        parts.append(f"exporters traced {fmt(t0)} -> {fmt(t1)}")
+    if pct(b.interdiction) != pct(f.interdiction):
+        parts.append(f"interdiction rate {pct(b.interdiction)} -> {pct(f.interdiction)}")
+    return f"at {s.value}: " + ", ".join(parts)

@@ -25,7 +25,9 @@ value written as after --set (then events keep their own values, and the notes s
 
 Every setting runs the same replicates on the same seeds as the scenario as given (sim.experiments
 .compare: common random numbers), so `mean`, `p05`, `p95` are the mean and 5-95 % band of the
-paired differences setting minus scenario. Words, tables and the page: sim.calibration.lever_words.
+paired differences setting minus scenario. The numbers behind the words and the reasons:
+sim.calibration.lever_words; the table, the page and the files: sim.calibration.lever_page; the
+command: sim.calibration.lever_cli.
 """
 
 from __future__ import annotations
