@@ -25,7 +25,8 @@ words which levers move illicit deliveries beyond the noise and why the others d
 
 Levers found in the scenario: inspection capacity (x0.5, x2) and detection technologies
 (document checks only; every technology but trace tags added) of the origin, each hub and any
-destination that cooperates; trace tags at the origin (never; from the start); smugglers' fine
+destination that cooperates, and their investigation tips where the scenario has any (x0.5,
+x2); trace tags at the origin (never; from the start); smugglers' fine
 and sentence (x0.5, x2) and arrest probability (halfway to 0, to 1); exporters' trace
 probability and penalty (x0.5, x2); each hub's cooperation (halfway to 0, to 1). An event that
 sets the same key is changed the same way."""

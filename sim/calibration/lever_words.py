@@ -271,7 +271,7 @@ def usd_trip(x: float) -> str:
     return f"{fmt(x)} USD"
 
 
-def _risk_terms(sc, b: Facts) -> str:
+def risk_terms(sc, b: Facts) -> str:
     """Where the base run stands: margin, loss when caught, break-even interdiction rate."""
     m, L, p = b.margin(), b.loss(), b.interdiction
     if not all(np.isfinite([m, L, p])):
@@ -314,12 +314,12 @@ def reason(effect: Effect, study) -> str:
     if len(rows) and not rows[["mean", "p05", "p95"]].to_numpy().any():
         out.append("no replicate's deliveries, diversion or seizures changed at all (the same random draws gave "
                    "the same outcomes)")
-    if lv.kind in ("capacity", "technologies", "cooperation", "trace_tags") and lv.country != sc.origin:
+    customs_kinds = ("capacity", "technologies", "cooperation", "trace_tags", "tips")
+    if lv.kind in customs_kinds and lv.country != sc.origin:
         out.append(f"{pct(b.share_through(lv.country))} of smuggled tonnes travel through "
                    f"{sc.countries[lv.country].name or lv.country}")
     if lv.kind == "cooperation":
-        out.append(f"cooperation scales only its checks on re-exports, where {pct(b.seized_share(lv.country))} "
-                   f"of what crossed its checkpoints was seized ({pct(f.seized_share(lv.country))} at {s.value})")
+        out.append("cooperation scales only its checks on re-exports declared as the origin's goods")
     if lv.kind in ("technologies", "trace_tags"):
         techs = s.params.get(f"customs.{lv.country}.technologies")
         if techs is not None:
@@ -329,7 +329,7 @@ def reason(effect: Effect, study) -> str:
         out.append(f"trace tags also add exporters.trace_tags_trace_prob = {sc.exporters.trace_tags_trace_prob:g} per "
                    f"week to the chance a diverting exporter is traced (exporters traced: "
                    f"{fmt(b.s.get('exporters_traced', 0))} as given, {fmt(f.s.get('exporters_traced', 0))} at {s.value})")
-    if lv.kind in ("capacity", "technologies", "cooperation", "trace_tags", "given"):
+    if lv.kind in (*customs_kinds, "given"):
         out.append(f"the share seized at its checkpoints went from {pct(b.seized_share(lv.country))} to "
                    f"{pct(f.seized_share(lv.country))}" if lv.country else "")
         out.append(f"the interdiction rate over all checkpoints from {pct(p0)} to {pct(p1)}, which changes a trip's "

@@ -6,12 +6,13 @@
 
 Levers are read from the scenario, not listed by hand: the inspection capacity and detection
 technologies of every customs agency whose checkpoints smuggled goods cross (the origin, each
-hub on a route, a destination that cooperates), trace tags at the origin, the smugglers' fine,
+hub on a route, a destination that cooperates), their investigation tips where the scenario has
+any, trace tags at the origin, the smugglers' fine,
 arrest probability and sentence, the exporters' trace probability and penalty, and each hub's
 cooperation. Settings:
 
-    capacity, fine, sentence, trace probability, exporters' penalty   x0.5 and x2 (kept in the
-                                                                      field's range, e.g. <= 1)
+    capacity, investigation tips, fine, sentence,                     x0.5 and x2 (kept in the
+    exporters' trace probability and penalty                          field's range, e.g. <= 1)
     arrest probability, cooperation p                                 p/2 and (1 + p)/2: halfway to 0, to 1
     technologies                                                      low: only document_check kept
                                                                       (none if that was all); high: every
@@ -213,6 +214,7 @@ KINDS = {  # key pattern (X: a country) -> (what the label says, kind)
     "customs.X.capacity_per_week": ("inspection capacity", "capacity"),
     "customs.X.technologies": ("detection technologies", "technologies"),
     "customs.X.trace_tags": ("trace tags", "trace_tags"),
+    "customs.X.investigation_tips_per_week": ("investigation tips per week", "tips"),
     "countries.X.cooperation": ("cooperation on re-exports", "cooperation"),
     "penalties.fine_multiple": ("Smugglers' fine (x cargo value)", "fine"),
     "penalties.arrest_prob": ("Arrest probability per seizure", "arrest"),
@@ -261,6 +263,10 @@ def discover(scenario: Scenario) -> Discovery:
         factor(f"customs.{c}.capacity_per_week")
     for c in countries:
         add(f"customs.{c}.technologies", *tech_settings(scenario, c), fmt=techs)
+    for c in countries:  # investigations that name networks, where the scenario has any
+        key = f"customs.{c}.investigation_tips_per_week"
+        if max([value_at(scenario, key)] + [v for _, v in event_values(scenario, key)]) > 0:
+            factor(key)
     add(f"customs.{origin}.trace_tags", *trace_tag_settings(scenario, origin),
         shown_key=f"customs.{origin}.technologies", fmt=techs)
     for key in ("penalties.fine_multiple", "penalties.arrest_prob", "penalties.sentence_years",
