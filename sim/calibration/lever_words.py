@@ -335,14 +335,26 @@ def reason(effect: Effect, study) -> str:
         out.append(f"the interdiction rate over all checkpoints from {pct(p0)} to {pct(p1)}, which changes a trip's "
                    f"expected value by {_trip_change(sc, b, (p1 - p0) * (b.margin() + b.loss()))}")
     elif lv.kind in ("fine", "arrest", "sentence"):
-        new = next(iter(s.params.values()))
-        per_kg = {"fine": lambda: p0 * (new - pen.fine_multiple) * O,
-                  "arrest": lambda: p0 * (new - pen.arrest_prob) * pen.sentence_years * sm.freedom_value_usd_per_year
-                  / (sm.capacity_t * 1000.0),
-                  "sentence": lambda: p0 * pen.arrest_prob * (new - pen.sentence_years) * sm.freedom_value_usd_per_year
-                  / (sm.capacity_t * 1000.0)}[lv.kind]()
-        out.append(f"a penalty is paid only after a seizure ({pct(p0)} of smuggled tonnes are seized), so {s.value} "
-                   f"changes a trip's expected value by {_trip_change(sc, b, per_kg)}")
+        field = lv.key.split(".")[1]
+        start = pen.model_dump()
+        end = dict(start)
+        for _, ev in sorted(sc.events.items(), key=lambda e: sc.event_step(e[1])):
+            end.update({k.split(".")[1]: v for k, v in ev.set.items() if k.startswith("penalties.")})
+        new_start = s.params.get(lv.key, start[field])
+        later = [v for k, v in s.params.items() if k.startswith("events.")]
+        new_end = later[-1] if later else new_start
+
+        def per_kg(state: dict, new: float) -> float:
+            after = {**state, field: new}
+            cost = lambda d: d["fine_multiple"] * O + d["arrest_prob"] * d["sentence_years"] * (
+                sm.freedom_value_usd_per_year / (sm.capacity_t * 1000.0))
+            return p0 * (cost(after) - cost(state))
+
+        text = (f"a penalty is paid only after a seizure ({pct(p0)} of smuggled tonnes are seized), so {s.value} "
+                f"changes a trip's expected value by {_trip_change(sc, b, per_kg(start, new_start))}")
+        if end != start:
+            text += f" with the penalties at the start, {_trip_change(sc, b, per_kg(end, new_end))} after the events"
+        out.append(text)
     elif lv.kind in ("exporter_penalty", "trace_prob"):
         ex = sc.exporters
         new = next(iter(s.params.values()))
