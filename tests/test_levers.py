@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from sim.calibration import lever_page, lever_words
-from sim.calibration.levers import COLUMNS, KPIS, discover, merge, parse_lever, run_levers
+from sim.calibration.lever_cli import merge, parse_lever
+from sim.calibration.levers import COLUMNS, KPIS, discover, run_levers
 from sim.cli import main
 from sim.experiments import ExperimentError, apply_params, run_kpis
 from sim.plots.effects import fig_tornado
@@ -74,7 +75,7 @@ def test_what_the_scenario_does_not_offer_is_said_with_the_reason():
     assert any("exporters.trace_prob" in s and "neither setting differs" in s for s in found.skipped)
     cooperating = discover(world(**{"countries.US.cooperation": 0.4}))
     assert "customs.US.capacity_per_week" in keys(cooperating)
-    direct = discover(world(**{"routes": {"direct": {"destination": "US", "leg1_steps": 2}}}))
+    direct = discover(world(routes={"direct": {"destination": "US", "leg1_steps": 2}}))
     assert not [k for k in keys(direct) if ".TH." in k or ".MY." in k]
 
 
@@ -120,10 +121,10 @@ def test_paired_differences_are_run_minus_scenario_on_common_random_numbers(stud
 
 
 def test_much_higher_arrest_probability_lowers_illicit_deliveries(study):
-    low, high = lever_words.effects(study)["penalties.arrest_prob"]
+    low, high = lever_page.effects(study)["penalties.arrest_prob"]
     assert high.p95 < 0 and high.moves and high.expected      # 0.95: fewer tonnes, beyond the noise
     assert high.mean < low.mean
-    assert lever_words.verdict((low, high)) == "moves"
+    assert lever_page.verdict((low, high)) == "moves"
     first = lever_page.answer(study)[0]
     assert first.startswith("Beyond the Monte Carlo noise") and "Arrest probability per seizure (0.1: " in first
 
@@ -131,7 +132,7 @@ def test_much_higher_arrest_probability_lowers_illicit_deliveries(study):
 def test_lever_table_shape_and_the_brief_reads_it(study, tmp_path):
     import datetime as dt
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     folder = lever_page.write_study(study, tmp_path, ["sim", "levers"], now, now)
     df = pd.read_csv(folder / "levers.csv")
     assert list(df.columns) == COLUMNS
@@ -163,7 +164,7 @@ def test_tornado_has_a_bar_per_setting_with_the_paired_means(study, tmp_path):
 
 
 def test_words_come_from_the_run(study):
-    my = lever_words.effects(study)["customs.MY.capacity_per_week"][1]
+    my = lever_page.effects(study)["customs.MY.capacity_per_week"][1]
     text = lever_words.reason(my, study)
     b = lever_words.Facts(study.scenario, study.summaries["base"], study.means["base"])
     assert f"{lever_words.pct(b.share_through('MY'))} of smuggled tonnes travel through MY" in text
@@ -184,8 +185,8 @@ def test_a_setting_that_changes_nothing_is_named_as_such():
     sc = tiny({**BAN, "steps": 12}, drop=("routes.via-MY",))    # nobody goes through Malaysia
     lv = parse_lever("customs.MY.capacity_per_week=10,1000", sc)
     st = run_levers(sc, [lv], 2, workers=1, progress=False)
-    eff = lever_words.effects(st)[lv.key]
-    assert lever_words.verdict(eff) == "little"
+    eff = lever_page.effects(st)[lv.key]
+    assert lever_page.verdict(eff) == "little"
     assert "no replicate's deliveries, diversion or seizures changed at all" in lever_words.reason(eff[1], st)
 
 
@@ -214,7 +215,7 @@ def test_bad_input_is_one_line_and_status_2(tmp_path, capsys, extra, message):
     f = tmp_path / "tiny.toml"
     f.write_text(dump_toml(world()))
     status = main(["levers", str(f), "--only", "--out", str(tmp_path / "res"), *extra])
-    out, err = capsys.readouterr()
+    _out, err = capsys.readouterr()
     assert status == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not list((tmp_path / "res").glob("*/levers-*"))
 
@@ -249,7 +250,7 @@ def test_a_lever_the_posterior_draws_is_left_out_or_refused(tmp_path, capsys):
     f.write_text(dump_toml(world()))
     args = argparse.Namespace(files=[str(f)], overrides=[], seed=None, steps=None, lever=[], only=False,
                               posterior=str(path))
-    [(sc, levers, skipped)], post = _prepare(args)
+    [(_sc, levers, skipped)], post = _prepare(args)
     assert "penalties.fine_multiple" not in [lv.key for lv in levers] and post.posterior is not None
     assert any("penalties.fine_multiple" in s and "--posterior" in s for s in skipped)
     status = main(["levers", str(f), "--lever", "penalties.fine_multiple=x0.5,x2", "--posterior", str(path),

@@ -3,8 +3,29 @@
 
 from __future__ import annotations
 
-from sim.calibration.levers import Discovery, discover, merge, parse_lever, run_levers
+import math
+import re
+from collections.abc import Sequence
+
+from sim.calibration.levers import (
+    Discovery,
+    Lever,
+    Setting,
+    clean,
+    describe,
+    discover,
+    event_note,
+    event_values,
+    run_levers,
+    shown,
+    transformed,
+    upper_bound,
+    value_at,
+)
 from sim.experiments.execution import ExperimentError
+from sim.experiments.params import apply_params
+from sim.scenario import parse_key
+from sim.scenario.schema import Scenario
 
 EXAMPLE = """examples:
   sim levers scenarios/antimony_2024.toml scenarios/crackdown_2025.toml --replicates 10 --doc docs/levers.md
@@ -32,6 +53,83 @@ probability and penalty (x0.5, x2); each hub's cooperation (halfway to 0, to 1).
 sets the same key is changed the same way."""
 
 
+# ---------------------------------------------------------------- --lever -------------------
+def _split_ends(text: str) -> list[str]:
+    """'LOW,HIGH' split at the comma outside brackets and quotes."""
+    depth, quote, parts, cur = 0, "", [], ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+            continue
+        cur += ch
+    return parts + [cur]
+
+
+FACTOR = re.compile(r"\s*[xX]\s*([0-9.eE+-]+)\s*")
+
+
+def parse_lever(text: str, scenario: Scenario) -> Lever:
+    """'KEY=LOW,HIGH' -> Lever. Each end: xF (a factor, events' values too) or a value as after --set."""
+    from sim.scenario import parse_override
+
+    key, eq, rest = text.partition("=")
+    key = key.strip()
+    ends = _split_ends(rest)
+    if not eq or not parse_key(key) or len(ends) != 2 or not all(e.strip() for e in ends):
+        raise ExperimentError(f"--lever '{text}': expected KEY=LOW,HIGH, e.g. customs.CN.capacity_per_week=x0.5,x2 "
+                              "or penalties.arrest_prob=0.1,0.9")
+    base = value_at(scenario, key)
+    settings, absolute = [], False
+    for end, raw in zip(("low", "high"), ends):
+        m = FACTOR.fullmatch(raw)
+        if m:
+            try:
+                f = float(m.group(1))
+            except ValueError:
+                f = -1.0
+            if not (f >= 0 and math.isfinite(f)) or not isinstance(base, (int, float)) or isinstance(base, bool):
+                raise ExperimentError(f"--lever '{text}': {raw.strip()} needs a factor >= 0 and a numeric key")
+            settings.append(Setting(end, f"x{f:g}", transformed(
+                scenario, key, lambda v, f=f: clean(min(float(v) * f, upper_bound(key))))))
+        else:
+            try:
+                _, v = parse_override(f"{key}={raw.strip()}")
+            except ValueError as e:
+                raise ExperimentError(f"--lever '{text}': {e}") from None
+            absolute = True
+            settings.append(Setting(end, raw.strip(), {} if v == base else {key: v}))
+    for s in settings:
+        try:
+            apply_params(scenario, s.params)
+        except ExperimentError as e:
+            raise ExperimentError(f"--lever '{text}': {e.messages[0]}") from None
+    evs = [e for e, _ in event_values(scenario, key)]
+    note = event_note(scenario, key) if not absolute else (
+        f"events {', '.join(evs)} keep their own values of it (give xF to change them too)" if evs else "")
+    return Lever(key, *describe(scenario, key), shown(scenario, key, str) if evs else str(base), *settings, note)
+
+
+def merge(found: Sequence[Lever], given: Sequence[Lever]) -> list[Lever]:
+    """Discovered levers with the --lever ones replacing those of the same key, added at the end."""
+    keys = [lv.key for lv in given]
+    if len(set(keys)) != len(keys):
+        raise ExperimentError(f"--lever: each key once (repeated: {', '.join(sorted({k for k in keys if keys.count(k) > 1}))})")
+    by_key = {lv.key: lv for lv in given}
+    out = [by_key.pop(lv.key, lv) for lv in found]
+    return out + list(by_key.values())
+
+
+
+# ---------------------------------------------------------------- the command ---------------
 def register(subparsers) -> None:
     import argparse
 

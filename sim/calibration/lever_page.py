@@ -1,6 +1,7 @@
-"""A lever study as an analyst reads it: the answer in words, an 80-column table, a markdown page.
+"""A lever study as an analyst reads it: verdicts, the answer in words, an 80-column table, a markdown
+page, and the files of a study folder.
 
-The words come from sim.calibration.lever_words (verdicts and reasons from the run's own numbers).
+The numbers behind the words and the reasons come from sim.calibration.lever_words.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ from rich.table import Table
 
 from sim.calibration.lever_words import (
     MAIN,
-    Effect,
     Facts,
     change,
-    effects,
     fmt,
     how,
     mix_text,
@@ -26,10 +25,52 @@ from sim.calibration.lever_words import (
     risk_terms,
     shares,
     usd,
-    verdict,
 )
 from sim.model.metrics import kpi
 from sim.outputs.tables import kpi_unit, table_text
+
+
+# ---------------------------------------------------------------- verdicts -------------------
+class Effect:
+    """One end of a lever on a KPI: paired mean and band; `moves` when the band excludes 0.
+    Theory expects more enforcement (the high end) to lower illicit deliveries, less to raise them."""
+
+    def __init__(self, lever, setting, row):
+        self.lever, self.setting = lever, setting
+        self.mean, self.p05, self.p95 = (float(row[q]) for q in ("mean", "p05", "p95"))
+
+    @property
+    def ran(self) -> bool:
+        return bool(self.setting.params)
+
+    @property
+    def moves(self) -> bool:
+        return self.ran and (self.p05 > 0 or self.p95 < 0)
+
+    @property
+    def expected(self) -> bool:
+        return (self.mean < 0) == (self.setting.end == "high")
+
+    def text(self, name: str = MAIN) -> str:
+        """'x2: -1,381 t (-2,023 to -840)'."""
+        from sim.outputs.tables import kpi_unit
+
+        m, band, _ = change({"mean": self.mean, "p05": self.p05, "p95": self.p95}, name)
+        unit = kpi_unit(name)[0]
+        return f"{self.setting.value}: {m}{' ' + unit if unit else ''} ({band})"
+
+
+def effects(study, name: str = MAIN) -> dict[str, tuple[Effect, Effect]]:
+    t = study.table[study.table["kpi"] == name].set_index(["lever", "setting"])
+    return {lv.key: tuple(Effect(lv, s, t.loc[(lv.key, s.end)]) for s in lv.settings) for lv in study.levers}
+
+
+def verdict(pair: tuple[Effect, Effect]) -> str:
+    """'moves' (beyond the noise, as theory expects), 'against' (beyond the noise, the other way), 'little'."""
+    if any(e.moves and not e.expected for e in pair):
+        return "against"
+    return "moves" if any(e.moves for e in pair) else "little"
+
 
 TABLE_KPIS = ("illicit_delivered_t", "price_peak_index", "enforcement_cost_usd")
 SHORT_HEADS = {"illicit_delivered_t": "Illicit", "price_peak_index": "Peak price", "enforcement_cost_usd": "Cost"}

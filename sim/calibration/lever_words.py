@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sim.model.world import customs_of, detection_matrix
+
 SUMS = {  # metric -> key columns summed over steps
     "illicit_route_t": ("route",), "illicit_method_t": ("method",), "departed_t": ("route", "method"),
     "crossing_t": ("checkpoint",), "seized_t": ("checkpoint", "method"), "inspections": ("checkpoint",),
@@ -148,7 +150,6 @@ class Facts:
 
     def detection(self, country: str, techs=None) -> float:
         """Detection given inspection at the country's checkpoints, weighted by the methods in use there."""
-        from sim.model.world import customs_of, detection_matrix
         from sim.scenario.schema import METHODS
 
         techs = customs_of(self.sc, country).technologies if techs is None else techs
@@ -194,37 +195,8 @@ class Facts:
         return self.k.get("interdiction_rate", np.nan)
 
 
-# ---------------------------------------------------------------- verdicts -------------------
+# ---------------------------------------------------------------- changes as text ------------
 MAIN = "illicit_delivered_t"
-
-
-class Effect:
-    """One end of a lever on a KPI: paired mean and band; `moves` when the band excludes 0.
-    Theory expects more enforcement (the high end) to lower illicit deliveries, less to raise them."""
-
-    def __init__(self, lever, setting, row):
-        self.lever, self.setting = lever, setting
-        self.mean, self.p05, self.p95 = (float(row[q]) for q in ("mean", "p05", "p95"))
-
-    @property
-    def ran(self) -> bool:
-        return bool(self.setting.params)
-
-    @property
-    def moves(self) -> bool:
-        return self.ran and (self.p05 > 0 or self.p95 < 0)
-
-    @property
-    def expected(self) -> bool:
-        return (self.mean < 0) == (self.setting.end == "high")
-
-    def text(self, name: str = MAIN) -> str:
-        """'x2: -1,381 t (-2,023 to -840)'."""
-        from sim.outputs.tables import kpi_unit
-
-        m, band, _ = change({"mean": self.mean, "p05": self.p05, "p95": self.p95}, name)
-        unit = kpi_unit(name)[0]
-        return f"{self.setting.value}: {m}{' ' + unit if unit else ''} ({band})"
 
 
 def short(v: float, name: str, sc: float) -> str:
@@ -252,18 +224,6 @@ def fmt(v: float) -> str:
     from sim.outputs.tables import fmt_number
 
     return fmt_number(v)
-
-
-def effects(study, name: str = MAIN) -> dict[str, tuple[Effect, Effect]]:
-    t = study.table[study.table["kpi"] == name].set_index(["lever", "setting"])
-    return {lv.key: tuple(Effect(lv, s, t.loc[(lv.key, s.end)]) for s in lv.settings) for lv in study.levers}
-
-
-def verdict(pair: tuple[Effect, Effect]) -> str:
-    """'moves' (beyond the noise, as theory expects), 'against' (beyond the noise, the other way), 'little'."""
-    if any(e.moves and not e.expected for e in pair):
-        return "against"
-    return "moves" if any(e.moves for e in pair) else "little"
 
 
 # ---------------------------------------------------------------- reasons --------------------
@@ -301,84 +261,101 @@ def _trip_change(sc, b: Facts, per_kg: float) -> str:
     return text
 
 
-def reason(effect: Effect, study) -> str:
-    """Why this setting moved illicit deliveries so little, in the model's terms, from the run."""
+CUSTOMS_KINDS = ("capacity", "technologies", "cooperation", "trace_tags", "tips")
+
+
+def reason(effect, study) -> str:
+    """Why a setting (an Effect of sim.calibration.lever_page) moved illicit deliveries so little, in the
+    model's terms, from the run."""
     lv, s, sc = effect.lever, effect.setting, study.scenario
     b = Facts(sc, study.summaries["base"], study.means["base"])
     f = Facts(sc, study.summaries[(lv.key, s.end)], study.means[(lv.key, s.end)])
-    p0, p1, O = b.interdiction, f.interdiction, b.s.get("O_usd_kg", np.nan)
-    pen, sm = sc.penalties, sc.smugglers
     out = []
     rows = study.table[(study.table["lever"] == lv.key) & (study.table["setting"] == s.end)
                        & study.table["kpi"].isin([MAIN, "diverted_t", "seizures_count"])]
     if len(rows) and not rows[["mean", "p05", "p95"]].to_numpy().any():
         out.append("no replicate's deliveries, diversion or seizures changed at all (the same random draws gave "
                    "the same outcomes)")
-    customs_kinds = ("capacity", "technologies", "cooperation", "trace_tags", "tips")
-    if lv.kind in customs_kinds and lv.country != sc.origin:
+    if lv.kind in (*CUSTOMS_KINDS, "given"):
+        out += _customs(lv, s, b, f)
+    elif lv.kind in ("fine", "arrest", "sentence"):
+        out.append(_penalty(lv, s, b))
+    elif lv.kind in ("exporter_penalty", "trace_prob"):
+        out.append(_exporters(lv, s, b, f))
+    out.append(_balloon(lv, b, f))
+    d0, d1 = b.s.get("diverted_t", 0.0), f.s.get("diverted_t", 0.0)
+    out.append(f"diversion at the origin changed by {'+' if d1 >= d0 else ''}{fmt(d1 - d0)} t")
+    return "; ".join(x for x in out if x) + "."
+
+
+def _customs(lv, s, b: Facts, f: Facts) -> list[str]:
+    """Where the agency stands: traffic through it, detection of the methods in use, seizures there, and
+    what the change in the interdiction rate is worth on a trip."""
+    sc, out = b.sc, []
+    if lv.kind in CUSTOMS_KINDS and lv.country != sc.origin:
         out.append(f"{pct(b.share_through(lv.country))} of smuggled tonnes travel through "
                    f"{sc.countries[lv.country].name or lv.country}")
     if lv.kind == "cooperation":
         out.append("cooperation scales only its checks on re-exports declared as the origin's goods")
-    if lv.kind in ("technologies", "trace_tags"):
-        techs = s.params.get(f"customs.{lv.country}.technologies")
-        if techs is not None:
-            out.append(f"detection given inspection of the methods in use there ({mix_text(b.methods_at(lv.country))}) "
-                       f"goes from {pct(b.detection(lv.country))} to {pct(b.detection(lv.country, techs))} at the start")
+    techs = s.params.get(f"customs.{lv.country}.technologies")
+    if lv.kind in ("technologies", "trace_tags") and techs is not None:
+        out.append(f"detection given inspection of the methods in use there ({mix_text(b.methods_at(lv.country))}) "
+                   f"goes from {pct(b.detection(lv.country))} to {pct(b.detection(lv.country, techs))} at the start")
     if lv.kind == "trace_tags":
         out.append(f"trace tags also add exporters.trace_tags_trace_prob = {sc.exporters.trace_tags_trace_prob:g} per "
                    f"week to the chance a diverting exporter is traced (exporters traced: "
                    f"{fmt(b.s.get('exporters_traced', 0))} as given, {fmt(f.s.get('exporters_traced', 0))} at {s.value})")
-    if lv.kind in (*customs_kinds, "given"):
+    if lv.country:
         out.append(f"the share seized at its checkpoints went from {pct(b.seized_share(lv.country))} to "
-                   f"{pct(f.seized_share(lv.country))}" if lv.country else "")
-        out.append(f"the interdiction rate over all checkpoints from {pct(p0)} to {pct(p1)}, which changes a trip's "
-                   f"expected value by {_trip_change(sc, b, (p1 - p0) * (b.margin() + b.loss()))}")
-    elif lv.kind in ("fine", "arrest", "sentence"):
-        field = lv.key.split(".")[1]
-        start = pen.model_dump()
-        end = dict(start)
-        for _, ev in sorted(sc.events.items(), key=lambda e: sc.event_step(e[1])):
-            end.update({k.split(".")[1]: v for k, v in ev.set.items() if k.startswith("penalties.")})
-        new_start = s.params.get(lv.key, start[field])
-        later = [v for k, v in s.params.items() if k.startswith("events.")]
-        new_end = later[-1] if later else new_start
+                   f"{pct(f.seized_share(lv.country))}")
+    p0, p1 = b.interdiction, f.interdiction
+    out.append(f"the interdiction rate over all checkpoints from {pct(p0)} to {pct(p1)}, which changes a trip's "
+               f"expected value by {_trip_change(sc, b, (p1 - p0) * (b.margin() + b.loss()))}")
+    return out
 
-        def per_kg(state: dict, new: float) -> float:
-            after = {**state, field: new}
-            cost = lambda d: d["fine_multiple"] * O + d["arrest_prob"] * d["sentence_years"] * (
-                sm.freedom_value_usd_per_year / (sm.capacity_t * 1000.0))
-            return p0 * (cost(after) - cost(state))
 
-        text = (f"a penalty is paid only after a seizure ({pct(p0)} of smuggled tonnes are seized), so {s.value} "
-                f"changes a trip's expected value by {_trip_change(sc, b, per_kg(start, new_start))}")
-        if end != start:
-            text += f" with the penalties at the start, {_trip_change(sc, b, per_kg(end, new_end))} after the events"
-        out.append(text)
-    elif lv.kind in ("exporter_penalty", "trace_prob"):
-        ex = sc.exporters
-        new = next(iter(s.params.values()))
-        from sim.model.world import customs_of
+def _penalty(lv, s, b: Facts) -> str:
+    """A smugglers' penalty counts only after a seizure: its change per trip at the run's interdiction
+    rate, with the penalties at the start and, where events change them, after the events."""
+    sc, sm, field = b.sc, b.sc.smugglers, lv.key.split(".")[1]
+    O, p0 = b.s.get("O_usd_kg", np.nan), b.interdiction
+    start = sc.penalties.model_dump()
+    end = dict(start)
+    for _, ev in sorted(sc.events.items(), key=lambda e: sc.event_step(e[1])):
+        end.update({k.split(".")[1]: v for k, v in ev.set.items() if k.startswith("penalties.")})
+    new_start = s.params.get(lv.key, start[field])
+    later = [v for k, v in s.params.items() if k.startswith("events.")]
+    new_end = later[-1] if later else new_start
 
-        tags = "trace_tags" in customs_of(sc, sc.origin).technologies
-        tp, pm = ex.trace_prob + (ex.trace_tags_trace_prob if tags else 0.0), ex.penalty_multiple
-        delta = (new - pm) * tp * O if lv.kind == "exporter_penalty" else (new - ex.trace_prob) * (
-            pm * O + ex.licence_loss_usd_kg)
-        if lv.kind == "exporter_penalty" and tp == 0:
-            out.append("no diverting exporter is ever traced (exporters.trace_prob = 0 and no trace tags at the "
-                       "start), so the penalty never applies")
-        else:
-                out.append(f"an exporter diverts when the premium W - O (here {usd(b.premium)}) covers trace_prob x "
-                       f"(penalty x O + licence loss) plus its compliance cost (median "
-                       f"{usd(ex.compliance_cost_usd_kg)}); {s.value} changes that cost by {usd(abs(delta))}; "
-                       f"{b.s.get('diverting_firms', np.nan):.0f} of {ex.count} exporters diverted in the weeks with "
-                       f"smuggling ({f.s.get('diverting_firms', np.nan):.0f} at {s.value})")
-    moved = _balloon(lv, b, f)
-    if moved:
-        out.append(moved)
-    d0, d1 = b.s.get("diverted_t", 0.0), f.s.get("diverted_t", 0.0)
-    out.append(f"diversion at the origin changed by {'+' if d1 >= d0 else ''}{fmt(d1 - d0)} t")
-    return "; ".join(x for x in out if x) + "."
+    def cost(d: dict) -> float:  # USD/kg when caught: the fine, and arrest x sentence at the cost of prison
+        return d["fine_multiple"] * O + d["arrest_prob"] * d["sentence_years"] * (
+            sm.freedom_value_usd_per_year / (sm.capacity_t * 1000.0))
+
+    def per_kg(state: dict, new: float) -> float:
+        return p0 * (cost({**state, field: new}) - cost(state))
+
+    text = (f"a penalty is paid only after a seizure ({pct(p0)} of smuggled tonnes are seized), so {s.value} "
+            f"changes a trip's expected value by {_trip_change(sc, b, per_kg(start, new_start))}")
+    if end != start:
+        text += f" with the penalties at the start, {_trip_change(sc, b, per_kg(end, new_end))} after the events"
+    return text
+
+
+def _exporters(lv, s, b: Facts, f: Facts) -> str:
+    """The exporters' cost of diverting against the premium they are paid."""
+    sc, ex = b.sc, b.sc.exporters
+    O, new = b.s.get("O_usd_kg", np.nan), next(iter(s.params.values()))
+    tags = "trace_tags" in customs_of(sc, sc.origin).technologies
+    tp, pm = ex.trace_prob + (ex.trace_tags_trace_prob if tags else 0.0), ex.penalty_multiple
+    if lv.kind == "exporter_penalty" and tp == 0:
+        return ("no diverting exporter is ever traced (exporters.trace_prob = 0 and no trace tags at the start), "
+                "so the penalty never applies")
+    delta = (new - pm) * tp * O if lv.kind == "exporter_penalty" else (new - ex.trace_prob) * (
+        pm * O + ex.licence_loss_usd_kg)
+    return (f"an exporter diverts when the premium W - O (here {usd(b.premium)}) covers trace_prob x (penalty x O + "
+            f"licence loss) plus its compliance cost (median {usd(ex.compliance_cost_usd_kg)}); {s.value} changes "
+            f"that cost by {usd(abs(delta))}; {b.s.get('diverting_firms', np.nan):.0f} of {ex.count} exporters "
+            f"diverted in the weeks with smuggling ({f.s.get('diverting_firms', np.nan):.0f} at {s.value})")
 
 
 def _balloon(lv, b: Facts, f: Facts) -> str:
@@ -394,7 +371,7 @@ def _balloon(lv, b: Facts, f: Facts) -> str:
             f"{fmt(abs(d_own))} t while other routes {'gained' if d_rest > 0 else 'lost'} {fmt(abs(d_rest))} t")
 
 
-def how(effect: Effect, study) -> str:
+def how(effect, study) -> str:
     """The run's own account of a lever that moves: diversion, exporters traced, interdiction rate."""
     lv, s, sc = effect.lever, effect.setting, study.scenario
     b = Facts(sc, study.summaries["base"], study.means["base"])

@@ -22,7 +22,8 @@ cooperation. Settings:
 An event that sets the same key is changed the same way (x2 capacity doubles the crackdown's
 capacity too), so a lever means the same policy before and after the event. `--lever
 KEY=LOW,HIGH` adds or replaces a lever: each end is a factor `xF` (applied like the above) or a
-value written as after --set (then events keep their own values, and the notes say so).
+value written as after --set (then events keep their own values, and the notes say so); see
+sim.calibration.lever_cli.parse_lever.
 
 Every setting runs the same replicates on the same seeds as the scenario as given (sim.experiments
 .compare: common random numbers), so `mean`, `p05`, `p95` are the mean and 5-95 % band of the
@@ -34,7 +35,6 @@ command: sim.calibration.lever_cli.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -114,7 +114,7 @@ def event_key(eid: str, key: str) -> str:
     return f'events.{eid}.set."{key}"'
 
 
-def _upper(key: str) -> float:
+def upper_bound(key: str) -> float:
     from sim.scenario.priors import target_field
 
     f = target_field(Scenario, key)
@@ -122,7 +122,7 @@ def _upper(key: str) -> float:
     return min(bounds) if bounds else math.inf
 
 
-def _num(v: float) -> float:
+def clean(v: float) -> float:
     return round(float(v), 12)
 
 
@@ -136,27 +136,27 @@ def transformed(scenario: Scenario, key: str, fn: Callable) -> dict:
     return out
 
 
-def _shown(scenario: Scenario, key: str, fmt: Callable = lambda v: f"{v:g}") -> str:
+def shown(scenario: Scenario, key: str, fmt: Callable = lambda v: f"{v:g}") -> str:
     """'1500 (4500 from 2025-05-12)': the base value and what events set it to."""
     evs = event_values(scenario, key)
     later = ", ".join(f"{fmt(v)} from {scenario.date_of(scenario.event_step(scenario.events[e]))}" for e, v in evs)
     return fmt(value_at(scenario, key)) + (f" ({later})" if later else "")
 
 
-def _event_note(scenario: Scenario, key: str) -> str:
+def event_note(scenario: Scenario, key: str) -> str:
     evs = [e for e, _ in event_values(scenario, key)]
     return f"event{'s' if len(evs) > 1 else ''} {', '.join(evs)} changed the same way" if evs else ""
 
 
 # ---------------------------------------------------------------- settings ------------------
 def scaled(scenario: Scenario, key: str, f: float) -> Setting:
-    top = _upper(key)
+    top = upper_bound(key)
     return Setting("low" if f < 1 else "high", f"x{f:g}",
-                   transformed(scenario, key, lambda v: _num(min(float(v) * f, top))))
+                   transformed(scenario, key, lambda v: clean(min(float(v) * f, top))))
 
 
 def halfway(scenario: Scenario, key: str, end: str) -> Setting:
-    fn = (lambda v: _num(v / 2)) if end == "low" else (lambda v: _num((1 + v) / 2))
+    fn = (lambda v: clean(v / 2)) if end == "low" else (lambda v: clean((1 + v) / 2))
     params = transformed(scenario, key, fn)
     return Setting(end, f"{fn(value_at(scenario, key)):g}" if params else "as given", params)
 
@@ -248,10 +248,10 @@ def discover(scenario: Scenario) -> Discovery:
         shown_key = shown_key or key
         if not low.params and not high.params:
             skipped.append(f"{label} ({key}): neither setting differs from the scenario "
-                           f"(value {_shown(scenario, shown_key, fmt)}); give --lever {key}=LOW,HIGH")
+                           f"(value {shown(scenario, shown_key, fmt)}); give --lever {key}=LOW,HIGH")
             return
-        levers.append(Lever(key, label, kind, country, _shown(scenario, shown_key, fmt), low, high,
-                            _event_note(scenario, shown_key)))
+        levers.append(Lever(key, label, kind, country, shown(scenario, shown_key, fmt), low, high,
+                            event_note(scenario, shown_key)))
 
     def factor(key):
         add(key, scaled(scenario, key, SCALE[0]), scaled(scenario, key, SCALE[1]))
@@ -275,81 +275,6 @@ def discover(scenario: Scenario) -> Discovery:
     for h in dict.fromkeys(r.via for r in scenario.routes.values() if r.via):
         half(f"countries.{h}.cooperation")
     return Discovery(levers, skipped_customs + skipped)
-
-
-# ---------------------------------------------------------------- --lever -------------------
-def _split_ends(text: str) -> list[str]:
-    """'LOW,HIGH' split at the comma outside brackets and quotes."""
-    depth, quote, parts, cur = 0, "", [], ""
-    for ch in text:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "[{":
-            depth += 1
-        elif ch in "]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(cur)
-            cur = ""
-            continue
-        cur += ch
-    return parts + [cur]
-
-
-FACTOR = re.compile(r"\s*[xX]\s*([0-9.eE+-]+)\s*")
-
-
-def parse_lever(text: str, scenario: Scenario) -> Lever:
-    """'KEY=LOW,HIGH' -> Lever. Each end: xF (a factor, events' values too) or a value as after --set."""
-    from sim.scenario import parse_override
-
-    key, eq, rest = text.partition("=")
-    key = key.strip()
-    ends = _split_ends(rest)
-    if not eq or not parse_key(key) or len(ends) != 2 or not all(e.strip() for e in ends):
-        raise ExperimentError(f"--lever '{text}': expected KEY=LOW,HIGH, e.g. customs.CN.capacity_per_week=x0.5,x2 "
-                              "or penalties.arrest_prob=0.1,0.9")
-    base = value_at(scenario, key)
-    settings, absolute = [], False
-    for end, raw in zip(("low", "high"), ends):
-        m = FACTOR.fullmatch(raw)
-        if m:
-            try:
-                f = float(m.group(1))
-            except ValueError:
-                f = -1.0
-            if not (f >= 0 and math.isfinite(f)) or not isinstance(base, (int, float)) or isinstance(base, bool):
-                raise ExperimentError(f"--lever '{text}': {raw.strip()} needs a factor >= 0 and a numeric key")
-            settings.append(Setting(end, f"x{f:g}", transformed(
-                scenario, key, lambda v, f=f: _num(min(float(v) * f, _upper(key))))))
-        else:
-            try:
-                _, v = parse_override(f"{key}={raw.strip()}")
-            except ValueError as e:
-                raise ExperimentError(f"--lever '{text}': {e}") from None
-            absolute = True
-            settings.append(Setting(end, raw.strip(), {} if v == base else {key: v}))
-    for s in settings:
-        try:
-            apply_params(scenario, s.params)
-        except ExperimentError as e:
-            raise ExperimentError(f"--lever '{text}': {e.messages[0]}") from None
-    evs = [e for e, _ in event_values(scenario, key)]
-    note = _event_note(scenario, key) if not absolute else (
-        f"events {', '.join(evs)} keep their own values of it (give xF to change them too)" if evs else "")
-    return Lever(key, *describe(scenario, key), _shown(scenario, key, str) if evs else str(base), *settings, note)
-
-
-def merge(found: Sequence[Lever], given: Sequence[Lever]) -> list[Lever]:
-    """Discovered levers with the --lever ones replacing those of the same key, added at the end."""
-    keys = [lv.key for lv in given]
-    if len(set(keys)) != len(keys):
-        raise ExperimentError(f"--lever: each key once (repeated: {', '.join(sorted({k for k in keys if keys.count(k) > 1}))})")
-    by_key = {lv.key: lv for lv in given}
-    out = [by_key.pop(lv.key, lv) for lv in found]
-    return out + list(by_key.values())
 
 
 # ---------------------------------------------------------------- running -------------------
