@@ -383,4 +383,4 @@ def how(effect, study) -> str:
         parts.append(f"exporters traced {fmt(t0)} -> {fmt(t1)}")
     if pct(b.interdiction) != pct(f.interdiction):
         parts.append(f"interdiction rate {pct(b.interdiction)} -> {pct(f.interdiction)}")
-    return f"at {s.value}: " + ", ".join(parts)
+    return f"at the {s.end} setting ({s.value}): " + ", ".join(parts)
