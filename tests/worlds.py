@@ -16,10 +16,12 @@ import datetime as dt
 from hypothesis import strategies as st
 
 from sim.scenario.schema import COVERS, TECHS, Scenario, check_references
+from sim.scenario.types import TINY
 
 
 def _f(lo: float, hi: float) -> st.SearchStrategy[float]:
-    return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+    """A float in [lo, hi] that the scenario format accepts (0, or at least TINY in size)."""
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False).map(lambda x: x if abs(x) >= TINY else 0.0)
 
 
 @st.composite
@@ -113,7 +115,7 @@ def worlds(draw, min_steps: int = 20, max_steps: int = 30) -> Scenario:
             shares = [draw(_f(0.0, 1.0)) for _ in COVERS]
             total = sum(shares) or 1.0
             mix = {c: v / total for c, v in zip(COVERS, shares)}
-            mix[COVERS[0]] += 1.0 - sum(mix.values())
+            mix[COVERS[0]] = max(0.0, mix[COVERS[0]] + 1.0 - sum(mix.values()))  # a share is never below 0
             out["traffic_mix"] = mix if sum(shares) > 0 else {c: 1.0 / len(COVERS) for c in COVERS}
         return out
 

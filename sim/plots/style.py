@@ -32,8 +32,11 @@ FORMATS = ("png", "svg", "pdf")
 
 @contextlib.contextmanager
 def style():
-    """Context in which the briefing style is active (never set globally)."""
-    with plt.style.context(STYLE):
+    """Context in which the briefing style is active (never set globally).
+
+    Text is drawn literally: names and labels come from scenario files, and a `$` in them
+    (`"$5 bn programme"`) must not turn the rest into mathematics or fail to parse."""
+    with plt.style.context(STYLE), matplotlib.rc_context({"text.parse_math": False}):
         yield
 
 

@@ -34,19 +34,27 @@ from pathlib import Path
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
+from sim.scenario.limits import memory_problem
 from sim.scenario.schema import Scenario, check_references, runtime_field
 from sim.scenario.toml_keys import key_lines, parse_key
+from sim.scenario.types import CONTROL
 
 Path_ = tuple[str, ...]
 # Tables whose ids (and, for markets, inner ids) must not change during a run.
 STRUCTURE = ("countries", "commodities", "routes", "suppliers", "markets", "customs", "controls")
 
 
+MAX_MESSAGE = 500  # characters of one message; a longer one is cut (values in it are shortened first)
+
+
 class ScenarioError(Exception):
-    """One or more problems with a scenario, each a one-line message."""
+    """One or more problems with a scenario, each a one-line message.
+
+    Control characters in a message (a line break in a key or a value the user wrote) are
+    shown escaped, so that every problem stays on exactly one line."""
 
     def __init__(self, messages: list[str]):
-        self.messages = list(messages)
+        self.messages = [_one_line(m) for m in messages]
         super().__init__("\n".join(self.messages))
 
     def __str__(self) -> str:
@@ -75,9 +83,15 @@ class _Where:
             self.map.setdefault(path[:n], (src, None))
 
 
+def _one_line(msg: str) -> str:
+    msg = CONTROL.sub(lambda m: repr(m.group())[1:-1], str(msg))
+    return msg if len(msg) <= MAX_MESSAGE else msg[:MAX_MESSAGE - 1] + "…"
+
+
 def _show_path(path) -> str:
     out = ""
     for p in path:
+        p = p if isinstance(p, int) or len(p) <= 60 else f"{p[:30]}…"  # an id of 5,000 characters, say
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out
 
@@ -253,6 +267,9 @@ _EXPECTED = {
     "dict_type": "a table", "model_type": "a table", "model_attributes_type": "a table",
     "list_type": "an array", "string_type": "text in quotes",
 }
+# Patterns of text fields -> the rule in words.
+_PATTERNS = {r"^[^\x00-\x1f/\\]+$": "a name is any text without slashes or control characters "
+                                    "(it names the results folder)"}
 _BOUNDS = {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"),
            "less_than_equal": ("<=", "le"), "less_than": ("<", "lt")}
 
@@ -262,9 +279,12 @@ def _show(v) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
-        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else f"{v:.6g}"
+    if isinstance(v, int) and abs(v) >= 10**30:
+        return f"a number with {len(str(abs(v)))} digits"
     if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
+        return json.dumps(v if len(v) <= 60 else v[:40] + "…", ensure_ascii=False) + (
+            f" ({len(v):,} characters)" if len(v) > 60 else "")
     if isinstance(v, dict):
         return "a table"
     if isinstance(v, list):
@@ -315,7 +335,17 @@ def explain(err: dict) -> str:
         return f"unknown {kind} '{loc[-1]}'{more}"
     if t in _BOUNDS:
         op, name = _BOUNDS[t]
-        return f"must be {op} {_show(ctx.get(name))} (got {_show(v)})"
+        bound = ctx.get(name)
+        return f"must be {op} {bound if isinstance(bound, str) else _show(bound)} (got {_show(v)})"
+    if t == "string_too_short":
+        return "must not be empty" if ctx.get("min_length") == 1 else f"at least {ctx.get('min_length')} characters"
+    if t == "string_too_long":
+        return f"at most {ctx.get('max_length')} characters (got {len(v):,})"
+    if t == "too_long":
+        return f"at most {ctx.get('max_length'):,} entries (got {len(v):,})"
+    if t == "string_pattern_mismatch":
+        rule = _PATTERNS.get(ctx.get("pattern"), f"must match the pattern {ctx.get('pattern')}")
+        return f"{rule} (got {_show(v)})"
     if t == "literal_error":
         return f"must be one of {ctx.get('expected')} (got {_show(v)})"
     if t in _EXPECTED:
@@ -491,16 +521,31 @@ def cut_horizon(s: Scenario, steps: int | None = None, option: str = "--steps") 
     if steps is not None and steps < 1:
         raise ScenarioError([f"{option}: must be >= 1 (got {steps})"])
     n = s.steps if steps is None else steps
+    if n > s.steps:  # a longer run than the file's: the file's limits apply to it too
+        most = next(m.le for m in Scenario.model_fields["steps"].metadata if getattr(m, "le", None) is not None)
+        if n > most:
+            raise ScenarioError([f"{option}: must be <= {most} (got {n:,})"])
+        problem = memory_problem(s, n)
+        if problem:
+            raise ScenarioError([f"{option} {n}: {problem[1]}"])
     events = {e: v for e, v in s.events.items() if s.event_step(v) < n}
     controls = {c: v for c, v in s.controls.items() if s.control_step(v) < n}
     cut = s.model_copy(update={"steps": n, "events": events, "controls": controls,
                                "headline_event": s.headline_event if s.headline_event in events else ""})
-    gone = [f"event {e} ({s.date_of(s.event_step(v))})" for e, v in s.events.items() if e not in events]
-    gone += [f"control {c} ({s.date_of(s.control_step(v))})" for c, v in s.controls.items() if c not in controls]
+    gone = [f"event {e} ({_when(s, s.event_step(v))})" for e, v in s.events.items() if e not in events]
+    gone += [f"control {c} ({_when(s, s.control_step(v))})" for c, v in s.controls.items() if c not in controls]
     if not gone:
         return cut, None
     why = f"{option} {n}: the run ends" if steps is not None and steps != s.steps else f"{s.name}: the run ends"
     return cut, f"{why} on {s.date_of(n - 1)}; after it, so not applied: " + ", ".join(gone)
+
+
+def _when(s: Scenario, step: int) -> str:
+    """The date of a step, or 'step N' when it lies beyond the calendar (after year 9999)."""
+    try:
+        return str(s.date_of(step))
+    except OverflowError:
+        return f"step {step:,}"
 
 
 def _order(msg: str):

@@ -13,12 +13,13 @@ checked by `check_references`, which returns every problem at once with its dott
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sim.scenario.limits import MAX_ENTRIES, check_size
 from sim.scenario.priors import Prior, check_priors
-from sim.scenario.types import Bool, Date, Int, Num, is_runtime, runtime  # noqa: F401 (is_runtime re-exported)
+from sim.scenario.types import ID_PATTERN, ID_RULE, Bool, Date, Int, Num, Range, Text, is_runtime, runtime  # noqa: F401 (is_runtime re-exported)
 
 METHODS = ("false_end_user", "mislabel", "mix_scrap", "shielded", "undervalue", "relabel_origin")
 TECHS = ("xray", "density_scan", "ai_image", "document_check", "isotope_fingerprint",
@@ -58,23 +59,23 @@ class Strict(BaseModel):
 
 
 class Commodity(Strict):
-    name: str = Field("", max_length=80, description="Display name.")
+    name: Text(80) = Field("", description="Display name.")
     elasticity: Num = Field(0.5, gt=0.0, le=5.0, description="Price elasticity of demand `eps` below the backstop (dimensionless).")
     substitution_elasticity: Num = Field(4.0, gt=0.0, le=50.0, description="Price elasticity of demand above the backstop `eps_sub` (substitutes take over; >> eps).")
     container_load_kg: Num = Field(20000.0, ge=100.0, le=30000.0, description="Cargo per container (kg); a consignment occupies ceil(q / load) containers.")
-    typical_value_usd_kg: Num | None = Field(None, gt=0.0, description="Value customs expects on a declaration of this commodity (USD/kg; default: the origin's reference price).")
+    typical_value_usd_kg: Num | None = Field(None, gt=0.0, le=1e5, description="Value customs expects on a declaration of this commodity (USD/kg; default: the origin's reference price).")
     demand_index: Num = Field(1.0, gt=0.0, le=100.0, description="Shift of demand for this commodity in every market (x reference demand at any price); events use it for world demand growth.", json_schema_extra=runtime())
     cover_category: Cover = Field("chemicals", description="What `mislabel` declares this commodity as (one of scrap, chemicals, metal_goods, plastics, fertilizer, building_materials).")
 
 
 class Country(Strict):
-    name: str = Field("", max_length=80, description="Display name.")
+    name: Text(80) = Field("", description="Display name.")
     roles: list[Literal["origin", "transit", "destination", "supplier"]] = Field(
         description="One or more of origin, transit, destination, supplier (origin excludes the others).")
     commission: Num = Field(0.13, ge=0.0, lt=1.0, description="Transit only: share of the sale value hub logistics firms take (seed: 0.12-0.15).", json_schema_extra=runtime())
     cooperation: Num = Field(0.0, ge=0.0, le=1.0, description="How hard its customs looks for the origin's controlled goods: scales all checks of a destination, and a transit country's checks on re-exports (its import checks run as usual). The origin counts as 1.", json_schema_extra=runtime())
-    import_cap_t_per_year: dict[str, Num] = Field(default_factory=dict, description="Transit only: cap on all its imports from the origin per commodity (t/yr, per calendar year), enforced at its import checkpoint.", json_schema_extra=runtime())
-    baseline_imports_t_per_year: dict[str, Num] = Field(default_factory=dict, description="Transit only: its own legitimate imports from the origin per commodity (t/yr), consumed there.")
+    import_cap_t_per_year: dict[str, Range(ge=0.0, le=1e8)] = Field(default_factory=dict, description="Transit only: cap on all its imports from the origin per commodity (t/yr, per calendar year), enforced at its import checkpoint.", json_schema_extra=runtime())
+    baseline_imports_t_per_year: dict[str, Range(ge=0.0, le=1e8)] = Field(default_factory=dict, description="Transit only: its own legitimate imports from the origin per commodity (t/yr), consumed there.")
     trade_weight: Num = Field(1.0, ge=0.0, le=1e6, description="Weight of this country as partner (declared origin or consignee) of other goods crossing checkpoints.")
     lon: Num = Field(0.0, ge=-180, le=180, description="Longitude for the schematic route map (degrees).")
     lat: Num = Field(0.0, ge=-90, le=90, description="Latitude for the schematic route map (degrees).")
@@ -100,18 +101,18 @@ class Market(Strict):
 
 
 class Supplier(Strict):
-    name: str = Field("", max_length=80, description="Display name.")
+    name: Text(80) = Field("", description="Display name.")
     country: str = Field(description="Country id where it produces; a supplier in the origin is one of the origin's exporters.")
     commodity: str = Field(description="Commodity id.")
-    sales_t_per_year: dict[str, Num] = Field(description="Reference flows: market country id -> t/yr sold there at reference prices (trade statistics). Only these markets are served.")
+    sales_t_per_year: dict[str, Range(ge=0.0, le=1e8)] = Field(description="Reference flows: market country id -> t/yr sold there at reference prices (trade statistics). Only these markets are served.")
     capacity_t_per_year: Num | None = Field(None, gt=0.0, le=1e8, description="Output capacity (t/yr; default 1.25 x the reference output).")
     unit_cost_usd_kg: Num = Field(gt=0.0, le=1e5, description="Unit cost (USD/kg); output stops when the average netback falls below it.")
     supply_elasticity: Num = Field(0.3, ge=0.0, le=5.0, description="Short-run supply elasticity: target output = reference output x (netback / reference netback)^elasticity, up to capacity.")
     supply_adjustment: Num = Field(0.05, gt=0.0, le=1.0, description="Share of the gap to target output closed per week.")
     freight_usd_kg: Num = Field(0.3, ge=0.0, le=1e4, description="Delivery cost to a foreign market (USD/kg); the home market costs nothing.", json_schema_extra=runtime())
-    freight_usd_kg_to: dict[str, Num] = Field(default_factory=dict, description="Per-market delivery cost overriding freight_usd_kg (USD/kg).", json_schema_extra=runtime())
+    freight_usd_kg_to: dict[str, Range(ge=0.0, le=1e4)] = Field(default_factory=dict, description="Per-market delivery cost overriding freight_usd_kg (USD/kg).", json_schema_extra=runtime())
     shipping_weeks: Int = Field(4, ge=0, le=52, description="Weeks from shipment to arrival in a foreign market (home: 0).")
-    shipping_weeks_to: dict[str, Int] = Field(default_factory=dict, description="Per-market shipping time overriding shipping_weeks (weeks).")
+    shipping_weeks_to: dict[str, Annotated[Int, Field(ge=0, le=52)]] = Field(default_factory=dict, description="Per-market shipping time overriding shipping_weeks (weeks).")
     hurdle: Num = Field(0.2, ge=0.0, le=100.0, description="Expansion when the 13-week average netback exceeds unit cost x (1 + hurdle).", json_schema_extra=runtime())
     expansion_t_per_year: Num = Field(0.0, ge=0.0, le=1e8, description="Capacity added by one expansion (t/yr).", json_schema_extra=runtime())
     lead_time_years: Num = Field(3.0, ge=0.0, le=30.0, description="Time from decision to new capacity (yr); a new mine takes up to 7.")
@@ -158,14 +159,14 @@ class Smugglers(Strict):
     temperature_usd: Num = Field(2.0e4, ge=0.0, le=1e9, description="Logit temperature (USD); 0 is best response.")
     learning: Bool = Field(True, description="Switch belief updating on or off.")
     prior_interdiction: Num = Field(0.05, ge=0.0, le=1.0, description="Prior belief in the interdiction probability at any checkpoint for any method.")
-    prior_by_country: dict[str, Num] = Field(default_factory=dict, description="Per-country override of prior_interdiction (its import and export checkpoints).")
+    prior_by_country: dict[str, Range(ge=0.0, le=1.0)] = Field(default_factory=dict, description="Per-country override of prior_interdiction (its import and export checkpoints).")
     prior_strength: Num = Field(20.0, gt=0.0, le=1e6, description="Prior pseudo-observations a + b.")
     forgetting: Num = Field(0.97, ge=0.0, le=1.0, description="Per-step weight kept on belief counts; the rest reverts to the prior.")
     network_share: Num = Field(0.3, ge=0.0, le=1.0, description="Weight with which a network member's observation reaches the others.")
     public_share: Num = Field(0.0, ge=0.0, le=1.0, description="Weight with which seizures reach all smugglers (publicity; raised by crackdowns).", json_schema_extra=runtime())
     freedom_value_usd_per_year: Num = Field(5.0e5, ge=0.0, le=1e10, description="Cost a smuggler puts on a year in prison (USD/yr).")
     entry_max_per_year: Num = Field(200.0, ge=0.0, le=1e7, description="Entry rate from the pool when trips pay well (smugglers/yr).")
-    entry_profit_ref_usd: Num = Field(1.0e5, gt=0.0, le=1e10, description="Realised profit per completed trip (USD) at which entry runs at half its maximum.")
+    entry_profit_ref_usd: Num = Field(1.0e5, ge=1.0, le=1e10, description="Realised profit per completed trip (USD) at which entry runs at half its maximum.")
 
 
 class Method(Strict):
@@ -175,7 +176,7 @@ class Method(Strict):
 class Customs(Strict):
     capacity_per_week: Num = Field(100.0, ge=0.0, le=1e7, description="Containers it can inspect per week at each of its checkpoints.", json_schema_extra=runtime())
     legit_containers_per_week: Num = Field(10000.0, ge=0.0, le=1e8, description="Containers of other goods (not the model's commodities) through each of its checkpoints per week.", json_schema_extra=runtime())
-    traffic_mix: dict[Cover, Num] | None = Field(None, description="Shares of those containers by declared category (default by kind of checkpoint, docs/model.md).", json_schema_extra=runtime())
+    traffic_mix: dict[Cover, Range(ge=0.0, le=1.0)] | None = Field(None, description="Shares of those containers by declared category (default by kind of checkpoint, docs/model.md).", json_schema_extra=runtime())
     technologies: list[Tech] = Field(default_factory=lambda: ["xray", "document_check"], description="Active technologies.", json_schema_extra=runtime())
     random_share: Num = Field(0.5, ge=0.0, le=1.0, description="Share of capacity inspected at random; the rest by risk score.", json_schema_extra=runtime())
     corruption: Num = Field(0.0, ge=0.0, le=1.0, description="Share of detections bribed away.", json_schema_extra=runtime())
@@ -224,23 +225,23 @@ class Penalties(Strict):
 
 
 class Event(Strict):
-    label: str = Field("", max_length=120, description="Shown on charts.")
+    label: Text(120) = Field("", description="Shown on charts.")
     step: Int | None = Field(None, ge=0, le=100_000, description="Step it takes effect; or use date.")
     date: Date | None = Field(None, description="Date it takes effect (YYYY-MM-DD); or use step.")
     set: dict[str, object] = Field(default_factory=dict, description="Dotted scenario key -> new value, e.g. \"customs.CN.capacity_per_week\" = 900. Only keys marked `runtime` may be set.")
 
 
 class Scenario(Strict):
-    name: str = Field(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f/\\]+$", description="Short name (no slashes or control characters); names the results folder.")
-    description: str = Field("", max_length=300, description="One line shown by `sim list`.")
-    question: str = Field("", max_length=300, description="The policy question, shown in briefs.")
+    name: Text(80, min_length=1, pattern=r"^[^\x00-\x1f/\\]+$") = Field(description="Short name (no slashes or control characters); names the results folder.")
+    description: Text(300) = Field("", description="One line shown by `sim list`.")
+    question: Text(300) = Field("", description="The policy question, shown in briefs.")
     start_date: Date = Field(dt.date(2024, 1, 1), ge=dt.date(1900, 1, 1), le=dt.date(2200, 1, 1), description="Calendar date of step 0.")
     days_per_step: Int = Field(7, ge=1, le=365, description="Days per step.")
     steps: Int = Field(52, ge=1, le=5200, description="Horizon (steps).")
     seed: Int = Field(12345, ge=0, le=2**63 - 1, description="Master seed; replicate seeds are spawned from it.")
     replicates: Int = Field(1, ge=1, le=100000, description="Default number of Monte Carlo replicates.")
-    headline_event: str = Field("", description="Event id for weeks_to_halve (default: the first event).")
-    restricted_focus: str = Field("", description="Destination id the price KPIs focus on (default: the first destination under a control).")
+    headline_event: str = Field("", max_length=40, description="Event id for weeks_to_halve (default: the first event).")
+    restricted_focus: str = Field("", max_length=40, description="Destination id the price KPIs focus on (default: the first destination under a control).")
     commodities: dict[str, Commodity] = Field(description="Commodity id -> commodity.")
     countries: dict[str, Country] = Field(description="Country id -> country.")
     markets: dict[str, dict[str, Market]] = Field(description="Country id (origin or destination) -> commodity id -> market.")
@@ -250,7 +251,7 @@ class Scenario(Strict):
     smugglers: Smugglers = Field(default_factory=Smugglers)
     methods: dict[str, Method] = Field(default_factory=lambda: {k: Method(cost_usd_kg=v) for k, v in DEFAULT_METHOD_COST.items()},
                                        description="Concealment method -> parameters (all six; defaults in docs/model.md).")
-    eff: dict[str, dict[str, Num]] = Field(default_factory=lambda: {t: dict(v) for t, v in DEFAULT_EFF.items()},
+    eff: dict[str, dict[str, Range(ge=0.0, le=1.0)]] = Field(default_factory=lambda: {t: dict(v) for t, v in DEFAULT_EFF.items()},
                                            description="Technology -> method -> detection probability given inspection.", json_schema_extra=runtime())
     customs: dict[str, Customs] = Field(default_factory=dict, description="Country id -> its customs agency (defaults for any country not listed).")
     routes: dict[str, Route] = Field(description="Route id -> smuggling route from the origin.")
@@ -358,6 +359,11 @@ def runtime_keys() -> list[str]:
     return out
 
 
+def _q(text: str) -> str:
+    """An id as quoted in a message (shortened: a message stays readable whatever was written)."""
+    return f"'{text}'" if len(text) <= 40 else f"'{text[:30]}…' ({len(text):,} characters)"
+
+
 def check_references(s: Scenario) -> list[tuple[str, str]]:
     """Cross-table checks pydantic cannot express field by field: (dotted key, problem)."""
     errs: list[tuple[str, str]] = []
@@ -368,6 +374,16 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         if not cond:
             errs.append((key, msg))
 
+    too_big = check_size(s) if len(origins) == 1 else [e for e in check_size(s) if e[0] in MAX_ENTRIES]
+    if any(key in MAX_ENTRIES for key, _ in too_big):
+        return too_big  # the other checks would be slow on tables that large, and can wait
+    errs += too_big
+    for table in ("commodities", "countries", "suppliers", "routes", "controls", "events"):
+        for i in getattr(s, table):
+            need(bool(ID_PATTERN.fullmatch(i)), f"{table}.{i}", f"{ID_RULE} (got {_q(i)})")
+    for table in ("commodities", "countries"):
+        need("all" not in getattr(s, table), f"{table}.all", "'all' is reserved: controls use it to mean every "
+                                                             f"{'commodity' if table == 'commodities' else 'destination'}")
     need(len(origins) == 1, "countries", f"exactly one country must have the role 'origin' (found {len(origins)})")
     need(bool(dests), "countries", "at least one country must have the role 'destination'")
     need(bool(K), "commodities", "at least one commodity is needed")
@@ -378,9 +394,8 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         need(not ("transit" in ct.roles and "destination" in ct.roles), f"countries.{c}.roles",
              "a country is either a transit hub or a destination market, not both")
         for table in ("import_cap_t_per_year", "baseline_imports_t_per_year"):
-            for k, v in getattr(ct, table).items():
-                need(k in K, f"countries.{c}.{table}.{k}", f"unknown commodity '{k}'")
-                need(v >= 0, f"countries.{c}.{table}.{k}", f"must be >= 0 (got {v})")
+            for k in getattr(ct, table):
+                need(k in K, f"countries.{c}.{table}.{k}", f"unknown commodity {_q(k)}")
             if getattr(ct, table):
                 need(c in transits, f"countries.{c}.{table}", "only a transit country has this")
     for m in METHODS:
@@ -389,9 +404,8 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         need(m in METHODS, f"methods.{m}", f"unknown concealment method (known: {', '.join(METHODS)})")
     for t, row in s.eff.items():
         need(t in TECHS, f"eff.{t}", f"unknown technology (known: {', '.join(TECHS)})")
-        for m, v in row.items():
+        for m in row:
             need(m in METHODS, f"eff.{t}.{m}", f"unknown concealment method (known: {', '.join(METHODS)})")
-            need(0.0 <= v <= 1.0, f"eff.{t}.{m}", f"must be a probability between 0 and 1 (got {v})")
     market_countries = set(origins) | set(dests)
     for c, byk in s.markets.items():
         need(c in C, f"markets.{c}", f"unknown country '{c}'")
@@ -406,6 +420,9 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         for k, mk in byk.items():
             need(mk.price_guard_index >= 2 * mk.backstop_index, f"markets.{c}.{k}.price_guard_index",
                  f"the guard must lie far above the backstop (>= 2 x backstop_index = {2 * mk.backstop_index:g})")
+            need(mk.gray_share + mk.defense_share <= 1.0, f"markets.{c}.{k}.gray_share",
+                 f"gray buyers ({mk.gray_share:g}) and defense buyers ({mk.defense_share:g}) are shares of the same "
+                 "demand: together at most 1")
             if k in K and mk.ref_demand_t_per_year is not None:
                 sold = s.sales_into(c, k)
                 need(abs(sold - mk.ref_demand_t_per_year) <= 0.01 * mk.ref_demand_t_per_year,
@@ -422,9 +439,8 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
                  f"'{sp.country}' needs the role 'supplier' (or be the origin)")
         need(sp.commodity in K, f"{key}.commodity", f"unknown commodity '{sp.commodity}'")
         need(bool(sp.sales_t_per_year), f"{key}.sales_t_per_year", "give at least one market it sells to")
-        for mkt, q in sp.sales_t_per_year.items():
+        for mkt in sp.sales_t_per_year:
             need(mkt in market_countries, f"{key}.sales_t_per_year.{mkt}", f"'{mkt}' is not a market (the origin or a destination)")
-            need(q >= 0, f"{key}.sales_t_per_year.{mkt}", f"must be >= 0 (got {q})")
             if mkt in market_countries and sp.commodity in s.markets.get(mkt, {}):
                 p0 = s.markets[mkt][sp.commodity].ref_price_usd_kg
                 fr = 0.0 if mkt == sp.country else sp.freight_usd_kg_to.get(mkt, sp.freight_usd_kg)
@@ -461,20 +477,32 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
     for c in s.customs:
         need(c in C, f"customs.{c}", f"unknown country '{c}'")
     for c, cu in s.customs.items():
+        need(len(set(cu.technologies)) == len(cu.technologies), f"customs.{c}.technologies",
+             "a technology is listed twice (it would count twice in the detection probability)")
         if cu.traffic_mix is not None:
             need(abs(sum(cu.traffic_mix.values()) - 1.0) < 1e-6, f"customs.{c}.traffic_mix", "shares must add up to 1")
-    for c, v in s.smugglers.prior_by_country.items():
-        need(c in C, f"smugglers.prior_by_country.{c}", f"unknown country '{c}'")
-        need(0.0 <= v <= 1.0, f"smugglers.prior_by_country.{c}", f"must be a probability between 0 and 1 (got {v})")
+    for c in s.smugglers.prior_by_country:
+        need(c in C, f"smugglers.prior_by_country.{c}", f"unknown country {_q(c)}")
     need(bool(s.routes), "routes", "at least one route is needed")
+    seen: dict[tuple[str, str], str] = {}
     for rid, r in s.routes.items():
-        need(r.destination in dests, f"routes.{rid}.destination", f"'{r.destination}' is not a destination")
-        if r.via:
-            need(r.via in transits, f"routes.{rid}.via", f"'{r.via}' is not a transit country")
+        if origins and r.destination == origins[0]:
+            errs.append((f"routes.{rid}.destination", "a route leads away from the origin, not back to it"))
+        else:
+            need(r.destination in dests, f"routes.{rid}.destination", f"{_q(r.destination)} is not a destination")
+        if r.via and r.via in (r.destination, *origins[:1]):
+            own = "destination" if r.via == r.destination else "origin"
+            errs.append((f"routes.{rid}.via",
+                         f"a route cannot pass through its own {own} ({_q(r.via)}); leave via empty for a direct route"))
+        elif r.via:
+            need(r.via in transits, f"routes.{rid}.via", f"{_q(r.via)} is not a transit country")
+        twin = seen.setdefault((r.destination, r.via), rid)
+        need(twin == rid, f"routes.{rid}", f"same destination and via as route '{twin}' (one route per path; "
+                                           "change its parameters there instead)")
     for cid, c in s.controls.items():
-        need(c.commodity == "all" or c.commodity in K, f"controls.{cid}.commodity", f"unknown commodity '{c.commodity}'")
+        need(c.commodity == "all" or c.commodity in K, f"controls.{cid}.commodity", f"unknown commodity {_q(c.commodity)}")
         need(c.destination == "all" or (c.destination in C and c.destination not in origins),
-             f"controls.{cid}.destination", f"'{c.destination}' is not a destination or transit country")
+             f"controls.{cid}.destination", f"{_q(c.destination)} is not a destination or transit country")
         need(not (c.from_step is not None and c.from_date is not None), f"controls.{cid}", "give from_step or from_date, not both")
         if c.from_date is not None:
             need(c.from_date >= s.start_date, f"controls.{cid}.from_date", f"{c.from_date} is before start_date {s.start_date}")
@@ -489,4 +517,4 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         need(s.headline_event in s.events, "headline_event", f"unknown event '{s.headline_event}'")
     if s.restricted_focus:
         need(s.restricted_focus in dests, "restricted_focus", f"'{s.restricted_focus}' is not a destination")
-    return errs + check_priors(s)
+    return errs or check_priors(s)  # priors re-check the scenario at their ends: only once it is valid
