@@ -40,6 +40,7 @@ EXTRA_COMMANDS: list[tuple[str, str, str]] = [
     ("dashboard", "sim.dashboard.cli", "open a policy dashboard in the browser (local web page)"),
     ("calibrate", "sim.calibration.cli", "estimate the priors against the calibration targets (ABC-SMC)"),
     ("optimize", "sim.policy.cli", "search for the cheapest mix of levers that reaches a target (NSGA-II)"),
+    ("levers", "sim.calibration.lever_cli", "each enforcement lever lower and higher: effects with bands, tornado, why"),
 ]
 
 RAW = argparse.RawDescriptionHelpFormatter

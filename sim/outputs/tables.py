@@ -69,7 +69,7 @@ def fmt_number(v: float) -> str:
     return f"{v:.3g}"
 
 
-def _text(table: Table, width: int = WIDTH) -> str:
+def table_text(table: Table, width: int = WIDTH) -> str:
     """A rich table rendered as plain text at most `width` columns wide."""
     buf = io.StringIO()
     Console(file=buf, width=width, color_system=None, force_terminal=False, legacy_windows=False).print(table)
@@ -87,7 +87,7 @@ def format_summary(kpi_df: pd.DataFrame, width: int = WIDTH) -> str:
     for k in (c for c in kpi_df.columns if c != "replicate"):
         unit, scale = kpi_unit(k)
         t.add_row(k, unit, *(fmt_number(float(stats.at[s, k]) * scale) for s in SUMMARY_ROWS))
-    return _text(t, width)
+    return table_text(t, width)
 
 
 def _g(x: float, scale: float = 1.0, sign: bool = False) -> str:
@@ -138,7 +138,7 @@ def format_comparison(table: pd.DataFrame, width: int = WIDTH) -> str:
                 cells.append("n/a" if r is None else f"{_g(r['diff_mean'], sc, True)}\n"
                              f"{band_text(r['diff_p05'], r['diff_p95'], sc, True)}")
             t.add_row(*cells)
-        out.append(_text(t, width))
+        out.append(table_text(t, width))
     out.append("Each cell: mean, then the 5-95 % band across replicates. Differences are paired\n"
                "by replicate; differences of % are in percentage points.")
     return "\n\n".join(out)

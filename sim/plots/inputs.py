@@ -11,6 +11,7 @@ Lever effects (`levers.csv`, written by `sim levers`; the calibration's sensitiv
 use the same shape): one row per (lever, setting, kpi):
     lever    the scenario key or a reader's name for the lever
     setting  its low and high value (numbers, or the words "low" and "high")
+    value    optional: the setting as shown on charts (e.g. "x2", "0.65"), when `setting` names the end
     kpi      a KPI name (sim.model.metrics)
     mean, p05, p95   the KPI's paired change from the scenario as given (KPI units), mean and
                      5-95 % band across replicates
@@ -137,7 +138,8 @@ def load_levers(path: Path) -> pd.DataFrame:
             first, last = s.iloc[0], s.iloc[-1]
             end = np.where(s == first, "low", np.where(s == last, "high", "mid"))
         ends.append(pd.Series(end, index=d.index))
-    shown = df["setting"].map(lambda v: f"{float(v):g}" if _is_number(v) else str(v))
+    shown = df["value"].where(df["value"].notna(), df["setting"]) if "value" in df.columns else df["setting"]
+    shown = shown.map(lambda v: f"{float(v):g}" if _is_number(v) else str(v))
     return df.assign(end=pd.concat(ends).reindex(df.index), setting=shown)
 
 
