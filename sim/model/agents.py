@@ -43,8 +43,9 @@ class SmugglerAgent(mesa.Agent):
         from sim.scenario.schema import METHODS
         c = self.model.layout.lane_names.index(lane)
         m = METHODS.index(method)
-        a, b = self.model.sm.a[self.idx, c, m], self.model.sm.b[self.idx, c, m]
-        return float(a / (a + b))
+        mdl = self.model
+        a, b = mdl.sm.counts(self.idx, mdl.t - 1, mdl.params.forgetting, mdl.a0, mdl.b0)
+        return float(a[c, m] / (a[c, m] + b[c, m]))
 
 
 class ExporterAgent(mesa.Agent):
