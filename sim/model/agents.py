@@ -6,10 +6,12 @@ transit countries, buyers, suppliers) are small objects whose `update` runs once
 
 from __future__ import annotations
 
-import mesa
 import numpy as np
 
 from sim.model import kernels as kr
+from sim.model.lazy import import_mesa
+
+mesa = import_mesa()
 
 STATUS_NAMES = {kr.POOL: "pool", kr.ACTIVE: "active", kr.SHIPPING: "shipping", kr.SELLING: "selling",
                 kr.JAILED: "jailed", kr.BANKRUPT: "bankrupt"}

@@ -17,6 +17,10 @@ import math
 import numpy as np
 from numba import njit
 
+from sim.model.lazy import defer
+
+defer("scipy.linalg")   # numba's first compile or cache load imports it only to look for a BLAS (sim.model.lazy)
+
 POOL, ACTIVE, SHIPPING, SELLING, JAILED, BANKRUPT = 0, 1, 2, 3, 4, 5
 # `since` of a smuggler whose beliefs are still the prior (it has not been in the game at a
 # belief update yet), and of one whose beliefs stopped at bankruptcy (own_a, own_b hold them whole)

@@ -16,7 +16,6 @@ the kernels need is drawn here, in a fixed order and size, so the run is a pure 
 
 from __future__ import annotations
 
-import mesa
 import numpy as np
 
 from sim.model import kernels as kr
@@ -30,6 +29,7 @@ from sim.model.agents import (
     TransitCountryAgent,
 )
 from sim.model.core import Core, Observations, Smugglers
+from sim.model.lazy import import_mesa
 from sim.model.recorder import Recorder
 from sim.model.world import (
     BAN,
@@ -43,6 +43,8 @@ from sim.model.world import (
 )
 from sim.scenario import parse_key, set_path
 from sim.scenario.schema import METHODS, Scenario
+
+mesa = import_mesa()
 
 
 def replicate_seed(master_seed: int, replicate: int) -> np.random.SeedSequence:

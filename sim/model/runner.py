@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import gc
 
-import mesa
 import pandas as pd
 
 from sim.model.kpis import compute_kpis
+from sim.model.lazy import import_mesa
 from sim.model.model import SmugglingModel, replicate_seed
 from sim.model.recorder import Recording
 from sim.scenario.schema import Scenario
+
+mesa = import_mesa()
 
 __all__ = ["RunResult", "run_replicate", "replicate_seed"]
 
@@ -24,7 +26,7 @@ class RunResult:
     replicate 0.2 MB instead of 3 MB), so worker processes send their arrays and the parent
     builds the table."""
 
-    __slots__ = ("replicate", "kpis", "_recording", "_frame")
+    __slots__ = ("_frame", "_recording", "kpis", "replicate")
 
     def __init__(self, replicate: int, timeseries: pd.DataFrame | Recording, kpis: dict[str, float]):
         self.replicate = replicate
