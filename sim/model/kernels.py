@@ -113,7 +113,12 @@ def choose(t, status, ready, capital, capacity_t, risk_aversion, cost_factor, ne
                 thr[g, j] = ((Gx - W) + 1e-9 * (abs(Gx) + abs(W))) / opt_cost[j] * (1.0 + 1e-9)
             else:
                 thr[g, j] = np.inf
-        order[g] = np.argsort(-thr[g])
+        for j in range(n_opt):          # insertion sort by threshold, highest first (a few dozen options)
+            y = j
+            while y > 0 and thr[g, order[g, y - 1]] < thr[g, j]:
+                order[g, y] = order[g, y - 1]
+                y -= 1
+            order[g, y] = j
     pay = np.empty(n_opt, np.int64)    # options that may pay for this smuggler, then in (k, r, m) order
     cand = np.empty(n_opt, np.int64)   # options this smuggler values (positive margin), in order
     ce = np.empty(n_opt)               # their certainty equivalents (USD)
@@ -446,13 +451,11 @@ def sell_gray(status, capital, network, hold_q, hold_k, hold_mkt, hold_comm, hol
     """Gray buyers in each market take gray_sold t, lots first come first served (by the step they
     arrived, then by smuggler index), at the gray price net of the hub commission; a lot sold out
     completes the trip. sold_by[g, m, k] marks networks that sold. Returns revenue (USD)."""
-    N = status.shape[0]
     left = gray_sold.copy()
     revenue = 0.0
     if not (left > 0.0).any():
         return revenue        # nothing sells (each lot would take min(lot, 0) = 0)
-    sellers = np.flatnonzero(status == SELLING)
-    for i in sellers[np.argsort(hold_since[sellers] * N + sellers)]:   # keys are distinct
+    for i in _lots_in_order(status, hold_since):
         mk = hold_mkt[i]
         k = hold_k[i]
         q = min(hold_q[i], left[mk, k])
@@ -472,6 +475,32 @@ def sell_gray(status, capital, network, hold_q, hold_k, hold_mkt, hold_comm, hol
         else:
             hold_q[i] -= q
     return revenue
+
+
+@njit(cache=True)
+def _lots_in_order(status, hold_since):
+    """Indices of SELLING smugglers by the step their lot arrived, then by index (a counting sort
+    over steps: linear, and quick to compile, unlike np.argsort)."""
+    first, last, n = 0, -1, 0
+    for i in range(status.shape[0]):
+        if status[i] == SELLING:
+            if n == 0 or hold_since[i] < first:
+                first = hold_since[i]
+            if n == 0 or hold_since[i] > last:
+                last = hold_since[i]
+            n += 1
+    start = np.zeros(last - first + 2, np.int64)    # start[s - first]: where lots of step s begin
+    for i in range(status.shape[0]):
+        if status[i] == SELLING:
+            start[hold_since[i] - first + 1] += 1
+    for s in range(1, start.shape[0]):
+        start[s] += start[s - 1]
+    out = np.empty(n, np.int64)
+    for i in range(status.shape[0]):                  # in index order within each step
+        if status[i] == SELLING:
+            out[start[hold_since[i] - first]] = i
+            start[hold_since[i] - first] += 1
+    return out
 
 
 @njit(cache=True)
