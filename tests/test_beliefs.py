@@ -41,7 +41,8 @@ def direct_update(a, b, a0, b0, status, network, obs, f, w_net, w_pub):
         b[i] = f * b[i] + (1 - f) * b0[:, None] + own_p + w_net * (net_p[g] - own_p)
 
 
-@pytest.mark.parametrize("f, w_net, w_pub", [(0.97, 0.3, 0.0), (0.6, 0.8, 0.5), (1.0, 0.2, 0.1), (0.0, 0.5, 0.3)])
+@pytest.mark.parametrize("f, w_net, w_pub", [(0.97, 0.3, 0.0), (0.6, 0.8, 0.5), (1.0, 0.2, 0.1), (0.0, 0.5, 0.3),
+                                          (0.01, 0.3, 0.2)])   # 0.01: own parts rescaled near step 50
 def test_closed_form_equals_the_step_by_step_update(f, w_net, w_pub):
     rng = np.random.default_rng(7)
     a0, b0 = rng.uniform(0.1, 2.0, NL), rng.uniform(1.0, 9.0, NL)
@@ -67,7 +68,7 @@ def test_closed_form_equals_the_step_by_step_update(f, w_net, w_pub):
                 if seized.any() and rng.random() < 0.2:     # seized: jailed or bankrupt
                     sm.status[i] = kr.JAILED if rng.random() < 0.7 else kr.BANKRUPT
         direct_update(a, b, a0, b0, sm.status, sm.network, obs, f, w_net, w_pub)
-        kr.update_beliefs(t, sm.status, sm.network, sm.own_a, sm.own_b, sm.since, sm.net_a, sm.net_b, a0, b0,
+        kr.update_beliefs(t, sm.status, sm.network, sm.own_a, sm.own_b, sm.joined, sm.epoch, sm.net_a, sm.net_b, a0, b0,
                           f, w_net, w_pub, obs_cp, obs_seized, n_obs, sm.ship_m)
         for i in range(N):
             got_a, got_b = sm.counts(i, t, f, a0, b0)
@@ -75,9 +76,8 @@ def test_closed_form_equals_the_step_by_step_update(f, w_net, w_pub):
             np.testing.assert_allclose(got_b, b[i], rtol=1e-12, atol=1e-12, err_msg=f"b, step {t}, smuggler {i}")
         # what `choose` reads next step: the believed interdiction on a 4-lane route
         for i in np.flatnonzero(sm.status == kr.ACTIVE)[:5]:
-            s = sm.since[i]
-            fresh = s == kr.FRESH
-            fac = 0.0 if fresh else f ** (t - s)
+            fresh = sm.joined[i] == kr.FRESH
+            fac = f ** (t - sm.epoch[0])
             for m in range(NM):
                 p = kr.interdiction_belief(i, sm.network[i], fac, fresh, sm.own_a, sm.own_b, sm.net_a, sm.net_b,
                                            a0, b0, route[0], route[1], 0, m)
@@ -88,5 +88,5 @@ def test_closed_form_equals_the_step_by_step_update(f, w_net, w_pub):
         sm.status[(sm.status == kr.JAILED) & (rng.random(N) < 0.2)] = kr.ACTIVE
         pool = np.flatnonzero(sm.status == kr.POOL)
         sm.status[pool[:int(rng.random() < 0.15)]] = kr.ACTIVE
-    assert (sm.since == kr.FROZEN).any() and (sm.status == kr.POOL).any()   # the run covered both ends
-    assert (sm.since[N // 2:] != kr.FRESH).any()                             # and entries from the pool
+    assert (sm.joined == kr.FROZEN).any() and (sm.status == kr.POOL).any()  # the run covered both ends
+    assert (sm.joined[N // 2:] != kr.FRESH).any()                            # and entries from the pool

@@ -22,8 +22,8 @@ class Smugglers:
 
     Beliefs are Beta counts per lane (a checkpoint and the consignee declared there; see
     Layout.route_lane) and method. Smuggler i's counts are its network's part plus its own part,
-    net_a[network[i]] + f^(s - since[i]) own_a[i] after the update of step s (f: forgetting), or
-    the prior while since[i] == FRESH; `counts` computes them (kernels.update_beliefs says why)."""
+    net_a[network[i]] + f^(s - epoch) own_a[i] after the update of step s (f: forgetting), or the
+    prior while joined[i] == FRESH; `counts` computes them (kernels.update_beliefs says why)."""
 
     status: np.ndarray
     capital: np.ndarray          # USD
@@ -32,9 +32,10 @@ class Smugglers:
     cost_factor: np.ndarray      # own factor on freight and concealment costs
     network: np.ndarray
     release_step: np.ndarray
-    own_a: np.ndarray            # [N, lanes, 6] own part of the Beta counts, as of step `since`
+    own_a: np.ndarray            # [N, lanes, 6] own part of the Beta counts, scaled to step `epoch`
     own_b: np.ndarray
-    since: np.ndarray            # step own_a, own_b were last brought up to date; kernels.FRESH, FROZEN
+    joined: np.ndarray           # kernels.FRESH (counts: the prior), JOINED or FROZEN (own_a, own_b whole)
+    epoch: np.ndarray            # [1] the step own parts are scaled to
     net_a: np.ndarray            # [networks, lanes, 6] each network's part of the Beta counts
     net_b: np.ndarray
     ship_k: np.ndarray
@@ -64,7 +65,8 @@ class Smugglers:
             network=rng.integers(0, ss.networks, N).astype(i64),
             cost_factor=np.exp(ss.cost_spread * rng.standard_normal(N)),
             release_step=np.zeros(N, i64),
-            own_a=np.zeros(shape), own_b=np.zeros(shape), since=np.full(N, kr.FRESH, i64),
+            own_a=np.zeros(shape), own_b=np.zeros(shape), joined=np.full(N, kr.FRESH, i64),
+            epoch=np.full(1, -1, i64),
             net_a=np.broadcast_to(a0[None, :, None], (ss.networks, lanes, methods)).copy(),
             net_b=np.broadcast_to(b0[None, :, None], (ss.networks, lanes, methods)).copy(),
             ship_k=np.zeros(N, i64), ship_r=np.zeros(N, i64), ship_m=np.zeros(N, i64),
@@ -75,13 +77,12 @@ class Smugglers:
 
     def counts(self, i: int, step: int, forgetting: float, a0: np.ndarray, b0: np.ndarray):
         """Smuggler i's Beta counts (a, b) [lanes, 6] after the belief update of step `step`."""
-        s = int(self.since[i])
-        if s == kr.FRESH:
+        if self.joined[i] == kr.FRESH:
             shape = self.own_a.shape[1:]
             return np.broadcast_to(a0[:, None], shape).copy(), np.broadcast_to(b0[:, None], shape).copy()
-        if s == kr.FROZEN:
+        if self.joined[i] == kr.FROZEN:
             return self.own_a[i].copy(), self.own_b[i].copy()
-        g, fac = self.network[i], forgetting ** (step - s)
+        g, fac = self.network[i], forgetting ** (step - int(self.epoch[0]))
         return self.net_a[g] + fac * self.own_a[i], self.net_b[g] + fac * self.own_b[i]
 
 
@@ -110,7 +111,7 @@ class Core:
         out_k, out_r, out_m = (np.empty(N, np.int64) for _ in range(3))
         out_q, out_unit = np.empty(N), np.empty(N)
         kr.choose(t, sm.status, ready, sm.capital, sm.capacity, sm.risk_aversion, sm.cost_factor, sm.network,
-                  sm.own_a, sm.own_b, sm.since, sm.net_a, sm.net_b, mdl.a0, mdl.b0, p.forgetting,
+                  sm.own_a, sm.own_b, sm.joined, sm.epoch, sm.net_a, sm.net_b, mdl.a0, mdl.b0, p.forgetting,
                   u_choice, valid, L.route_market, L.route_lane, L.route_ncp,
                   p.commission, p.freight, p.method_cost, mdl.price[0], mdl.gray_buy, gray_exp,
                   p.fine_multiple, p.arrest_prob, p.sentence_cost, p.temperature, p.risk_averse,
@@ -152,8 +153,8 @@ class Core:
                                sm.hold_since, sm.trip_cost, sm.trip_rev, o["gray_sold"], o["gray_price"], o["sold_by"],
                                trips)
         if p.learning:
-            kr.update_beliefs(t, sm.status, sm.network, sm.own_a, sm.own_b, sm.since, sm.net_a, sm.net_b, mdl.a0,
-                              mdl.b0, p.forgetting, p.network_share, p.public_share, mdl_obs.cp, mdl_obs.seized,
+            kr.update_beliefs(t, sm.status, sm.network, sm.own_a, sm.own_b, sm.joined, sm.epoch, sm.net_a, sm.net_b,
+                              mdl.a0, mdl.b0, p.forgetting, p.network_share, p.public_share, mdl_obs.cp, mdl_obs.seized,
                               mdl_obs.n, sm.ship_m)
         o.update(departed=departed, diverted=diverted, wanted=wanted, spent=spent, fines=fines, arrests=arrests,
                  offer=offer, revenue=revenue, trips=trips)

@@ -22,9 +22,10 @@ from sim.model.lazy import defer
 defer("scipy.linalg")   # numba's first compile or cache load imports it only to look for a BLAS (sim.model.lazy)
 
 POOL, ACTIVE, SHIPPING, SELLING, JAILED, BANKRUPT = 0, 1, 2, 3, 4, 5
-# `since` of a smuggler whose beliefs are still the prior (it has not been in the game at a
-# belief update yet), and of one whose beliefs stopped at bankruptcy (own_a, own_b hold them whole)
-FRESH, FROZEN = -1, -2
+# A smuggler's beliefs (see update_beliefs): still the prior (it has not been in the game at a belief
+# update yet), its network's part plus its own, or stopped at bankruptcy (own_a, own_b hold them whole)
+FRESH, JOINED, FROZEN = 0, 1, 2
+RESCALE_BELOW = 1e-100   # own parts are rescaled to the current step when f^(steps since) falls below this
 KG_PER_T = 1000.0
 M_UNDERVALUE = 4
 
@@ -62,7 +63,7 @@ def inspection_prob(coop, capacity, random_share, score, n_all, s_all):
 
 @njit(cache=True)
 def choose(t, status, ready, capital, capacity_t, risk_aversion, cost_factor, network,
-           own_a, own_b, since, net_a, net_b, a0, b0, forgetting, u_choice, valid, route_market, route_lane, route_ncp, commission, freight, method_cost,
+           own_a, own_b, joined, epoch, net_a, net_b, a0, b0, forgetting, u_choice, valid, route_market, route_lane, route_ncp, commission, freight, method_cost,
            origin_price, gray_buy, gray_exp, fine_multiple, arrest_prob, sentence_cost,
            temperature, risk_averse,
            out_k, out_r, out_m, out_q, out_unit):
@@ -121,6 +122,7 @@ def choose(t, status, ready, capital, capacity_t, risk_aversion, cost_factor, ne
             order[g, y] = j
     pay = np.empty(n_opt, np.int64)    # options that may pay for this smuggler, then in (k, r, m) order
     cand = np.empty(n_opt, np.int64)   # options this smuggler values (positive margin), in order
+    fac = forgetting ** (t - 1 - epoch[0])   # own parts' weight in the counts after step t - 1's update
     ce = np.empty(n_opt)               # their certainty equivalents (USD)
     weight = np.empty(n_opt)           # exp((CE - best) / T)
     p_rm = np.empty(R * NM)            # believed interdiction per (route, method), the same for every k
@@ -153,8 +155,7 @@ def choose(t, status, ready, capital, capacity_t, risk_aversion, cost_factor, ne
         n = 0
         cap = capacity_t[i]
         money = capital[i]
-        fresh = since[i] == FRESH
-        fac = 0.0 if fresh else forgetting ** (t - 1 - since[i])
+        fresh = joined[i] == FRESH
         for x in range(n_pay):
             j = pay[x]
             k = opt_k[j]
@@ -512,7 +513,7 @@ def offer_by_market(status, hold_q, hold_k, hold_mkt, out):
 
 
 @njit(cache=True)
-def update_beliefs(t, status, network, own_a, own_b, since, net_a, net_b, a0, b0, forgetting, network_share,
+def update_beliefs(t, status, network, own_a, own_b, joined, epoch, net_a, net_b, a0, b0, forgetting, network_share,
                    public_share, obs_cp, obs_seized, n_obs, ship_m):
     """The belief update of step t (docs/model.md §8), in closed form.
 
@@ -522,67 +523,76 @@ def update_beliefs(t, status, network, own_a, own_b, since, net_a, net_b, a0, b0
         a <- f a + (1 - f) a0 + own_s + w_net (net_s - own_s) + w_pub (pub_s - own_s)
         b <- f b + (1 - f) b0 + own_p + w_net (net_p - own_p)
 
-    The update is linear, so a = net_a[g] + f^(t - since_i) own_a[i] exactly: a network part that
+    The update is linear, so a = net_a[g] + f^(t - epoch) own_a[i] exactly: a network part that
     every member shares, net_a <- f net_a + (1 - f) a0 + w_net net_s + w_pub pub_s (tiny: networks
-    x lanes x methods), and the smuggler's own part, which changes only by its own observations,
-    own_a <- f own_a + (1 - w_net - w_pub) own_s, and otherwise just decays by f per step. The own
-    part is stored as of step `since[i]` and scaled when read, so a step costs O(observations),
-    not O(smugglers x lanes x methods). A smuggler still at the prior (since = FRESH) joins with
-    own part f (a0 - net_a) at its first update; one gone bankrupt keeps its counts whole (FROZEN).
+    x lanes x methods), and the smuggler's own part, own_a <- f own_a + (1 - w_net - w_pub) own_s,
+    which changes only by its own observations and otherwise decays by f per step. Own parts are
+    stored scaled to step `epoch[0]` (an observation at step t adds its weight / f^(t - epoch)), so
+    a step costs O(smugglers) for a scan plus O(observations), not O(smugglers x lanes x methods);
+    when f^(t - epoch) falls below RESCALE_BELOW, all own parts are rescaled to step t. A smuggler
+    still at the prior (FRESH) joins with own part f (a0 - net_a) at its first update; one gone
+    bankrupt keeps its counts of step t - 1 whole (FROZEN).
     """
     N = status.shape[0]
     G, NL, NM = net_a.shape
     f = forgetting
+    before = f ** (t - 1 - epoch[0])           # own parts' weight after the update of step t - 1
+    scale = f ** (t - epoch[0])                # ... and after this one
+    if scale < RESCALE_BELOW:
+        for i in range(N):
+            if joined[i] == JOINED:
+                g = network[i]
+                for c in range(NL):
+                    for m in range(NM):
+                        if status[i] == BANKRUPT:
+                            own_a[i, c, m] = net_a[g, c, m] + before * own_a[i, c, m]
+                            own_b[i, c, m] = net_b[g, c, m] + before * own_b[i, c, m]
+                        else:
+                            own_a[i, c, m] *= scale
+                            own_b[i, c, m] *= scale
+                if status[i] == BANKRUPT:
+                    joined[i] = FROZEN
+        epoch[0] = t
+        scale = 1.0
     net_seized = np.zeros((G, NL, NM))
     net_passed = np.zeros((G, NL, NM))
     pub_seized = np.zeros((NL, NM))
+    w_seized = (1.0 - network_share - public_share) / scale
+    w_passed = (1.0 - network_share) / scale
     for i in range(N):
-        for o in range(n_obs[i]):
-            c = obs_cp[i, o]
-            m = ship_m[i]
-            if obs_seized[i, o]:
-                net_seized[network[i], c, m] += 1.0
-                pub_seized[c, m] += 1.0
-            else:
-                net_passed[network[i], c, m] += 1.0
-    for i in range(N):
-        st = status[i]
-        s = since[i]
-        if st == POOL or s == FROZEN or (s != FRESH and st != BANKRUPT and n_obs[i] == 0):
-            continue
         g = network[i]
-        if st == BANKRUPT:
-            # out of the game this step: keep its counts as of the last update, whole
-            fac = f ** (t - 1 - s)
-            for c in range(NL):
-                for m in range(NM):
-                    if s == FRESH:
-                        own_a[i, c, m] = a0[c]
-                        own_b[i, c, m] = b0[c]
-                    else:
-                        own_a[i, c, m] = net_a[g, c, m] + fac * own_a[i, c, m]
-                        own_b[i, c, m] = net_b[g, c, m] + fac * own_b[i, c, m]
-            since[i] = FROZEN
-            continue
-        if s == FRESH:
-            for c in range(NL):
-                for m in range(NM):
-                    own_a[i, c, m] = f * (a0[c] - net_a[g, c, m])
-                    own_b[i, c, m] = f * (b0[c] - net_b[g, c, m])
-        elif s != t:
-            fac = f ** (t - s)
-            for c in range(NL):
-                for m in range(NM):
-                    own_a[i, c, m] *= fac
-                    own_b[i, c, m] *= fac
-        since[i] = t
         m = ship_m[i]
         for o in range(n_obs[i]):
-            c = obs_cp[i, o]
             if obs_seized[i, o]:
-                own_a[i, c, m] += 1.0 - network_share - public_share
+                net_seized[g, obs_cp[i, o], m] += 1.0
+                pub_seized[obs_cp[i, o], m] += 1.0
             else:
-                own_b[i, c, m] += 1.0 - network_share
+                net_passed[g, obs_cp[i, o], m] += 1.0
+        st = status[i]
+        if st == POOL or joined[i] == FROZEN:
+            continue
+        if st == BANKRUPT:                     # out of the game: its counts after step t - 1, whole
+            for c in range(NL):
+                for mm in range(NM):
+                    if joined[i] == FRESH:
+                        own_a[i, c, mm] = a0[c]
+                        own_b[i, c, mm] = b0[c]
+                    else:
+                        own_a[i, c, mm] = net_a[g, c, mm] + before * own_a[i, c, mm]
+                        own_b[i, c, mm] = net_b[g, c, mm] + before * own_b[i, c, mm]
+            joined[i] = FROZEN
+            continue
+        if joined[i] == FRESH:
+            for c in range(NL):
+                for mm in range(NM):
+                    own_a[i, c, mm] = f * (a0[c] - net_a[g, c, mm]) / scale
+                    own_b[i, c, mm] = f * (b0[c] - net_b[g, c, mm]) / scale
+            joined[i] = JOINED
+        for o in range(n_obs[i]):
+            if obs_seized[i, o]:
+                own_a[i, obs_cp[i, o], m] += w_seized
+            else:
+                own_b[i, obs_cp[i, o], m] += w_passed
     for g in range(G):
         for c in range(NL):
             for m in range(NM):

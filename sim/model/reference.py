@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.model.kernels import ACTIVE, BANKRUPT, FRESH, FROZEN, JAILED, POOL, SELLING, SHIPPING
+from sim.model.kernels import ACTIVE, BANKRUPT, FRESH, FROZEN, JAILED, JOINED, POOL, RESCALE_BELOW, SELLING, SHIPPING
 from sim.model.world import IMPORT
 from sim.scenario.schema import METHODS
 
@@ -68,7 +68,7 @@ class Smuggler:
     network: int
     release_step: int
     own: dict[tuple[int, int], list[float]]   # (lane, method) -> own part of the Beta counts [a, b]
-    since: int              # step `own` is as of; FRESH: still the prior; FROZEN: `own` holds the whole counts
+    joined: int             # FRESH: counts are the prior; JOINED; FROZEN: `own` holds the whole counts
     ship: Shipment
     lot: Lot
     trip_cost: float        # USD paid for the current trip
@@ -86,23 +86,25 @@ class Beliefs:
     is linear, so it splits into a part every member of a network shares (`net`, updated with
     the network's and the public's observations) and the smuggler's own part (updated with its own
     observations, weight 1 - w_net - w_pub for seizures, 1 - w_net for passages), which between
-    its observations only decays by f a step: counts = net + f^(steps since) x own."""
+    its observations only decays by f a step: counts = net + f^(step - epoch) x own, with every own
+    part kept scaled to step `epoch` (moved to the current step when that factor gets tiny)."""
 
     net: dict[tuple[int, int, int], list[float]]   # (network, lane, method) -> [a, b]
     a0: list[float]         # the prior per lane
     b0: list[float]
     f: float                # forgetting
+    epoch: int
 
     def counts(self, s: Smuggler, lane: int, m: int, last: int) -> tuple[float, float]:
         """Smuggler s's Beta counts after the update of step `last`."""
-        if s.since == FRESH:
+        if s.joined == FRESH:
             return self.a0[lane], self.b0[lane]
-        if s.since == FROZEN:
+        if s.joined == FROZEN:
             return s.own[(lane, m)][0], s.own[(lane, m)][1]
         net_a, net_b = self.net[(s.network, lane, m)]
         own_a, own_b = s.own[(lane, m)]
-        decay = self.f ** (last - s.since)
-        return net_a + decay * own_a, net_b + decay * own_b
+        weight = self.f ** (last - self.epoch)
+        return net_a + weight * own_a, net_b + weight * own_b
 
     def interdiction(self, s: Smuggler, lanes: list[int], m: int, last: int) -> float:
         """Believed probability of losing a shipment: 1 - prod over the route's lanes (1 - a / (a + b))."""
@@ -155,7 +157,7 @@ def load_smugglers(model) -> list[Smuggler]:
             risk_aversion=float(sm.risk_aversion[i]), cost_factor=float(sm.cost_factor[i]),
             network=int(sm.network[i]), release_step=int(sm.release_step[i]),
             own={(lane, m): [a[lane][m], b[lane][m]] for lane in range(NL) for m in range(NM)},
-            since=int(sm.since[i]),
+            joined=int(sm.joined[i]),
             ship=Shipment(int(sm.ship_k[i]), int(sm.ship_r[i]), int(sm.ship_m[i]), float(sm.ship_q[i]),
                           int(sm.ship_depart[i]), int(sm.ship_pos[i])),
             lot=Lot(float(sm.hold_q[i]), int(sm.hold_k[i]), int(sm.hold_mkt[i]), float(sm.hold_comm[i]),
@@ -171,7 +173,7 @@ def store_smugglers(model, smugglers: list[Smuggler]) -> None:
         sm.status[i], sm.capital[i], sm.release_step[i] = s.status, s.capital, s.release_step
         for (lane, m), (a, b) in s.own.items():
             sm.own_a[i, lane, m], sm.own_b[i, lane, m] = a, b
-        sm.since[i] = s.since
+        sm.joined[i] = s.joined
         sm.ship_k[i], sm.ship_r[i], sm.ship_m[i], sm.ship_q[i] = s.ship.k, s.ship.r, s.ship.m, s.ship.q
         sm.ship_depart[i], sm.ship_pos[i] = s.ship.depart, s.ship.pos
         sm.hold_q[i], sm.hold_k[i] = s.lot.q, s.lot.k
@@ -187,12 +189,14 @@ def load_beliefs(model) -> Beliefs:
     G, NL, NM = sm.net_a.shape
     a, b = sm.net_a.tolist(), sm.net_b.tolist()
     return Beliefs({(g, lane, m): [a[g][lane][m], b[g][lane][m]] for g in range(G) for lane in range(NL)
-                    for m in range(NM)}, model.a0.tolist(), model.b0.tolist(), float(model.params.forgetting))
+                    for m in range(NM)}, model.a0.tolist(), model.b0.tolist(), float(model.params.forgetting),
+                   int(sm.epoch[0]))
 
 
 def store_beliefs(model, beliefs: Beliefs) -> None:
     for (g, lane, m), (a, b) in beliefs.net.items():
         model.sm.net_a[g, lane, m], model.sm.net_b[g, lane, m] = a, b
+    model.sm.epoch[0] = beliefs.epoch
 
 
 def load_world(model, legit_n, legit_s) -> tuple[list[Route], list[Checkpoint]]:
@@ -502,32 +506,33 @@ def update_beliefs(t: int, smugglers, p, beliefs: Beliefs) -> None:
             else:
                 seen[1] += 1.0
     f = beliefs.f
-    # own parts, against the network parts of step t - 1
+    # smugglers gone bankrupt this step keep their counts after step t - 1's update
     for s in smugglers:
-        if s.status == POOL or s.since == FROZEN:
-            continue
-        if s.status == BANKRUPT:          # its counts stay those after step t - 1's update
+        if s.status == BANKRUPT and s.joined != FROZEN:
             s.own = {key: list(beliefs.counts(s, *key, t - 1)) for key in s.own}
-            s.since = FROZEN
+            s.joined = FROZEN
+    # own parts are kept scaled to step `epoch`; move them to step t when the factor gets tiny
+    scale = f ** (t - beliefs.epoch)
+    if scale < RESCALE_BELOW:
+        for s in smugglers:
+            if s.joined == JOINED:
+                for ab in s.own.values():
+                    ab[0] *= scale
+                    ab[1] *= scale
+        beliefs.epoch, scale = t, 1.0
+    for s in smugglers:
+        if s.status == POOL or s.joined == FROZEN:
             continue
-        if s.since == FRESH:              # joins: counts a0 = net + own, one step of forgetting
+        if s.joined == FRESH:              # joins: counts a0 = net + own, after one step of forgetting
             for (lane, m), ab in s.own.items():
                 net_a, net_b = beliefs.net[(s.network, lane, m)]
-                ab[0], ab[1] = f * (beliefs.a0[lane] - net_a), f * (beliefs.b0[lane] - net_b)
-            s.since = t
-        if not s.observations:
-            continue
-        if s.since != t:
-            decay = f ** (t - s.since)
-            for ab in s.own.values():
-                ab[0] *= decay
-                ab[1] *= decay
-            s.since = t
+                ab[0], ab[1] = f * (beliefs.a0[lane] - net_a) / scale, f * (beliefs.b0[lane] - net_b) / scale
+            s.joined = JOINED
         for lane, seized in s.observations:
             if seized:
-                s.own[(lane, s.ship.m)][0] += 1.0 - p.network_share - p.public_share
+                s.own[(lane, s.ship.m)][0] += (1.0 - p.network_share - p.public_share) / scale
             else:
-                s.own[(lane, s.ship.m)][1] += 1.0 - p.network_share
+                s.own[(lane, s.ship.m)][1] += (1.0 - p.network_share) / scale
     # network parts
     for (g, lane, m), ab in beliefs.net.items():
         net_s, net_p = network_seen.get((g, lane, m), (0.0, 0.0))
