@@ -67,7 +67,7 @@ def cmd_calibrate(args) -> int:
     from sim.experiments.cli import _load_all
 
     paths = output_paths(args.files, args.out)
-    scenarios = _load_all(args.files, args.overrides)
+    scenarios = _load_all(args.files, args)
     facts = [f.strip() for f in args.facts.split(",") if f.strip()] if args.facts else None
     timer = Timer()
     try:
