@@ -7,12 +7,13 @@ SIM="${SIM:-.venv/bin/sim}"
 PY="${PY:-.venv/bin/python}"
 STUDY="$(mktemp -d)/study"
 "$SIM" optimize scenarios/crackdown_2025.toml \
-    --lever 'events.joint_operation.set."customs.CN.capacity_per_week"=300:3000:int' \
+    --lever 'events.joint_operation.set."customs.CN.capacity_per_week"=1000:9000:int' \
     --lever customs.TH.capacity_per_week=0:1500:int \
     --lever customs.MX.capacity_per_week=0:1500:int \
+    --lever 'events.joint_operation.set."exporters.trace_prob"=0:0.3:0.01' \
     --lever 'events.sentences.set."penalties.fine_multiple"=0:6:0.25' \
     --objective enforcement_cost_usd:min --objective illicit_delivered_t:min \
-    --constraint "illicit_delivered_t<=0.85x" \
+    --constraint "illicit_delivered_t<=0.9x" \
     --budget 96 --replicates 4 --seed 1 --study "$STUDY"
 cp "$STUDY/frontier.png" docs/img/policy-frontier.png
 "$PY" - "$STUDY" <<'PYEOF'
@@ -20,6 +21,6 @@ import sys
 import pandas as pd
 f = pd.read_csv(f"{sys.argv[1]}/frontier.csv")
 f.columns = [c.replace("events.joint_operation.set.", "op.").replace("events.sentences.set.", "sent.") for c in f.columns]
-print(f.iloc[:, :11].to_string(index=False))
+print(f.iloc[:, :12].to_string(index=False))
 PYEOF
 echo "study: $STUDY"

@@ -36,7 +36,7 @@ EXTRA_COMMANDS: list[tuple[str, str, str]] = [
     ("plot", "sim.plots.cli", "redraw charts of a results folder"),
     ("brief", "sim.plots.cli", "write the brief from results: one A4 page (PDF) or slides (PPTX)"),
     ("report", "sim.plots.cli", "write a self-contained HTML report from results"),
-    ("validate-facts", "sim.calibration.facts", "check the seed's stylized facts S1-S7 and write the report"),
+    ("validate-facts", "sim.calibration.validation", "check the facts of the record (targets and held-out checks) and write the report"),
     ("dashboard", "sim.dashboard.cli", "open a policy dashboard in the browser (local web page)"),
     ("calibrate", "sim.calibration.cli", "estimate the priors against the calibration targets (ABC-SMC)"),
     ("optimize", "sim.policy.cli", "search for the cheapest mix of levers that reaches a target (NSGA-II)"),
@@ -67,8 +67,10 @@ def cmd_validate(args) -> int:
     status = 0
     for f in args.files:
         try:
-            load_scenario(f)
+            _, note = cut_horizon(load_scenario(f))
             print(f"{f}: ok")
+            if note:
+                print(f"{f}: note: {note}", file=sys.stderr)
         except ScenarioError as e:
             print(str(e), file=sys.stderr)
             status = 2
@@ -276,8 +278,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_list)
 
     p = _add(sub, "run", "run Monte Carlo replicates and write a results folder",
-             "sim run scenarios/antimony_ban_2024.toml --replicates 20 --seed 1 --set penalties.arrest_prob=0.5\n"
-             "  sim run antimony_ban_2024 --steps 4     (a shipped scenario, by name: see `sim list`)")
+             "sim run scenarios/antimony_2024.toml --replicates 20 --seed 1 --set penalties.arrest_prob=0.5\n"
+             "  sim run antimony_2024 --steps 4     (a shipped scenario, by name: see `sim list`)")
     p.add_argument("file", metavar="FILE", help="a scenario file, or the name of a shipped scenario")
     p.add_argument("--replicates", type=int, help="number of replicates (default: the scenario's)")
     p.add_argument("--seed", type=int, help="master seed (default: the scenario's)")

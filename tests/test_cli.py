@@ -28,7 +28,7 @@ CATALOGUE: dict[str, list[tuple]] = {
     "wrong_type.toml": [(5, "customs.CN.capacity_per_week", 'expected a number (got "abc")')],
     "unknown_country_in_route.toml": [(6, "routes.via_MX.via", "'MX' is not a transit country")],
     "unknown_commodity_in_control.toml": [(5, "controls.gallium_ban.commodity", "unknown commodity 'ga'")],
-    "event_outside_horizon.toml": [(6, "events.late.date", "falls on step 73, outside the horizon 0..29")],
+    "event_outside_horizon.toml": [(6, "events.late.date", "2023-06-01 is before start_date 2024-01-01")],
     "event_step_and_date.toml": [(4, "events.crackdown", "give exactly one of step or date")],
     "syntax_error.toml": [(5, None, "syntax error: Invalid value")],
     "extends_cycle.toml": [(2, "extends", "extends cycle: tests/bad/extends_cycle.toml -> "
@@ -232,9 +232,19 @@ def test_ctrl_c_writes_nothing_and_exits_130(capsys, tmp_path, monkeypatch, fake
 def test_run_with_bad_options_names_the_option(capsys, tmp_path, fake_runner):
     status, _, err = run_cli(capsys, "run", str(DATA / "base.toml"), "--steps", "0", "--out", str(tmp_path))
     assert status == 2 and err == "--steps: must be >= 1 (got 0)\n"
-    status, _, err = run_cli(capsys, "run", str(DATA / "base.toml"), "--steps", "10", "--out", str(tmp_path))
-    assert status == 2 and "events.crackdown.date: falls on step 18, outside the horizon 0..9" in err
     assert fake_runner == [] and not (tmp_path / "test_base").exists()
+    # a shorter horizon is allowed: what it cuts off is named, with the option that cut it
+    status, _, err = run_cli(capsys, "run", str(DATA / "base.toml"), "--steps", "10", "--out", str(tmp_path))
+    assert status == 0
+    assert "--steps 10: the run ends on 2024-03-04; after it, so not applied: event crackdown (2024-05-06)" in err
+    # the same said by sim validate when the file's own horizon ends before an event
+    (tmp_path / "base.toml").write_text((DATA / "base.toml").read_text())
+    short = tmp_path / "short.toml"
+    short.write_text('extends = "base.toml"\nsteps = 10\n')
+    status, out, err = run_cli(capsys, "validate", str(short))
+    assert status == 0 and out == f"{short}: ok\n"
+    assert err == (f"{short}: note: test_base: the run ends on 2024-03-04; after it, so not applied: "
+                   "event crackdown (2024-05-06)\n")
 
 
 # ---------------------------------------------------------------- extra commands -----

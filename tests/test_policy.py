@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 import shlex
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,7 +32,7 @@ from sim.scenario import ScenarioError
 from tests.policy_worlds import becker_world, least_deterring_fine, lever_world, write
 
 P_TRUE = 0.2
-LEVERS3 = ["customs.CN.capacity_per_week=0:3000:int", "countries.TH.cooperation=0:1:0.05",
+LEVERS3 = ["customs.CN.capacity_per_week=0:3000:int", "exporters.trace_prob=0:0.5:0.05",
            "penalties.fine_multiple=0:5:0.25"]
 
 
@@ -107,6 +109,20 @@ def test_non_dominated():
     assert non_dominated(v, [True, False]).tolist() == [True, False, False, False, False, True]
 
 
+def test_a_lever_stuck_at_an_end_of_its_range_is_flagged():
+    from sim.policy import Problem
+    from sim.policy.frontier import bound_flags
+
+    problem = Problem("unused.toml", [parse_lever("penalties.fine_multiple=0:6:0.25"),
+                                      parse_lever("customs.CN.capacity_per_week=0:3000:int")],
+                      [parse_objective("illicit_delivered_t")])
+    front = pd.DataFrame({"penalties.fine_multiple": [6.0, 5.75, 6.0, 2.0],
+                          "customs.CN.capacity_per_week": [100, 900, 2000, 2999]})
+    flags = bound_flags(problem, front)
+    assert len(flags) == 1 and flags[0].startswith("flag: penalties.fine_multiple is at (or within 0.25 of) "
+                                                   "the upper end of its range, 6, in 3 of 4")
+
+
 # ---------------------------------------------------------------- acceptance 1 ------
 def test_search_finds_the_least_deterring_fine_within_one_grid_step(tmp_path):
     """MODEL.md V3: smuggling stops once p >= m / (m + L(fine)); the cheapest (least) fine with no
@@ -163,7 +179,7 @@ def test_frontier_rows_are_non_dominated_and_reproduced_by_sim_run(searched, cap
         assert main(argv) == 0
         out = capsys.readouterr().out
         run_dir = next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("results: "))
-        summary = pd.read_json(f"{run_dir}/kpis.json", typ="series")["summary"]
+        summary = json.loads(Path(run_dir, "kpis.json").read_text())["summary"]  # exact floats
         for k in ("enforcement_cost_usd", "illicit_delivered_t", "seized_t"):
             assert summary[k]["mean"] == r[k], k
         assert summary["illicit_delivered_t"]["p95"] == r["illicit_delivered_t_p95"]
@@ -173,7 +189,7 @@ def test_status_quo_is_the_first_candidate_and_on_the_chart(searched):
     problem, study, rep, d = searched
     first = study.trials[0]
     assert problem.values(first.params) == problem.status_quo_levers() == {
-        "customs.CN.capacity_per_week": 150, "countries.TH.cooperation": 0.2, "penalties.fine_multiple": 1.0}
+        "customs.CN.capacity_per_week": 150, "exporters.trace_prob": 0.0, "penalties.fine_multiple": 1.0}
     sq = rep.summary["status_quo"]
     assert sq["illicit_delivered_t"]["mean"] == rep.candidates.set_index("trial").at[0, "illicit_delivered_t"]
     fig = fig_frontier(d / "study")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -19,7 +20,7 @@ from sim.scenario import list_scenarios, load_scenario
 from tests.policy_worlds import lever_world, write
 
 ROOT = Path(__file__).resolve().parent.parent
-SEARCH = ["--lever", "customs.CN.capacity_per_week=0:3000:int", "--lever", "countries.TH.cooperation=0:1:0.05",
+SEARCH = ["--lever", "customs.CN.capacity_per_week=0:3000:int", "--lever", "exporters.trace_prob=0:0.5:0.05",
           "--lever", "penalties.fine_multiple=0:5:0.25", "--objective", "enforcement_cost_usd:min",
           "--objective", "illicit_delivered_t:min", "--constraint", "illicit_delivered_t<=0.9x",
           "--population", "6", "--replicates", "2", "--no-plots"]
@@ -119,12 +120,14 @@ def test_shipped_episode_search_gives_ten_non_dominated_mixes_each_reproduced_by
     s = load_scenario(path)
     origin = next(c for c, v in s.countries.items() if "origin" in v.roles)
     hubs = [c for c, v in s.countries.items() if "transit" in v.roles and c in s.customs][:2]
-    levers = [f"{_lever(s, f'customs.{origin}.capacity_per_week')}=300:3000:int",
+    levers = [f"{_lever(s, f'customs.{origin}.capacity_per_week')}=1000:9000:int",
               *(f"{_lever(s, f'customs.{h}.capacity_per_week')}=0:1500:int" for h in hubs),
+              f"{_lever(s, 'exporters.trace_prob')}=0:0.3:0.01",
               f"{_lever(s, 'penalties.fine_multiple')}=0:6:0.25"]
     argv = ["optimize", str(path), *[a for lv in levers for a in ("--lever", lv)],
             "--objective", "enforcement_cost_usd:min", "--objective", "illicit_delivered_t:min",
-            "--budget", "96", "--replicates", "4", "--seed", "1", "--study", str(tmp_path / "study")]
+            "--constraint", "illicit_delivered_t<=0.9x",
+            "--budget", "120", "--replicates", "4", "--seed", "1", "--study", str(tmp_path / "study")]
     status, out, err = run_cli(capsys, *argv)
     assert status == 0, err
     front = pd.read_parquet(tmp_path / "study" / "frontier.parquet")
@@ -134,31 +137,41 @@ def test_shipped_episode_search_gives_ten_non_dominated_mixes_each_reproduced_by
         status, out, err = run_cli(capsys, *run)
         assert status == 0, err
         run_dir = next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("results: "))
-        summary = pd.read_json(f"{run_dir}/kpis.json", typ="series")["summary"]
+        summary = json.loads(Path(run_dir, "kpis.json").read_text())["summary"]  # exact floats
         for k in ("enforcement_cost_usd", "illicit_delivered_t", "price_peak_index"):
             assert summary[k]["mean"] == r[k], (r["command"], k)
         for k in ("enforcement_cost_usd", "illicit_delivered_t"):
             assert (summary[k]["p05"], summary[k]["p95"]) == (r[f"{k}_p05"], r[f"{k}_p95"])
 
 
-def test_posterior_option_draws_one_parameter_set_per_replicate(capsys, tmp_path, monkeypatch):
-    """--posterior goes through sim.experiments.posterior.replicate_draws (stood in for here):
-    its draws run in every mix, and the answer names the robust choices."""
-    import types
+def test_posterior_option_runs_the_same_draws_in_every_mix_and_sim_run_reproduces_them(capsys, tmp_path,
+                                                                                         monkeypatch):
+    """--posterior: replicate r of every mix runs the ensemble's parameter set for (seed, r), as
+    `sim run --posterior` does; robust choices are named; each row's command reproduces it."""
+    from sim.experiments.posterior import load_posterior
 
-    calls = []
-
-    def replicate_draws(path, replicates, seed):
-        calls.append((path, replicates, seed))
-        return [{"smugglers.capacity_t": 2.0 + 2 * r} for r in range(replicates)], [1.0] * replicates
-
-    monkeypatch.setitem(sys.modules, "sim.experiments.posterior", types.SimpleNamespace(replicate_draws=replicate_draws))
-    path = write(lever_world(), tmp_path)
-    status, out, err = run_cli(capsys, "optimize", str(path), *SEARCH, "--budget", "6", "--seed", "3",
-                               "--posterior", "post.parquet", "--study", str(tmp_path / "s"), "--workers", "1")
+    monkeypatch.chdir(tmp_path)
+    path = write(lever_world(), tmp_path).name
+    pd.DataFrame({"smugglers.capacity_t": [2.0, 5.0, 8.0], "markets.US.sb.gray_share": [0.3, 0.5, 0.7],
+                  "weight": [0.2, 0.5, 0.3]}).to_parquet(tmp_path / "post.parquet")
+    status, out, err = run_cli(capsys, "optimize", path, *SEARCH, "--replicates", "4", "--budget", "6",
+                               "--seed", "3", "--posterior", "post.parquet", "--study", "s", "--workers", "1")
     assert status == 0, err
-    assert calls == [("post.parquet", 2, 3)]
+    import optuna
+
+    study = optuna.load_study(study_name="policy", storage=f"sqlite:///{tmp_path / 's' / 'study.db'}")
+    post = load_posterior("post.parquet")
+    assert len({post.draw(3, r) for r in range(4)}) > 1  # the replicates really run different draws
     robust = pd.read_csv(tmp_path / "s" / "robust.csv")
     assert robust["choice"].str.contains("best worst decile of illicit_delivered_t").sum() == 1
     assert "Robust choice (best worst decile of illicit_delivered_t, over the posterior draws)" in out
-    assert "--posterior post.parquet" in pd.read_csv(tmp_path / "s" / "frontier.csv")["command"].iloc[0]
+    front = pd.read_csv(tmp_path / "s" / "frontier.csv")
+    r = front.iloc[0]
+    assert r["command"].endswith("--posterior post.parquet")
+    status, run_out, err = run_cli(capsys, *shlex.split(r["command"])[1:], "--out", "runs", "--no-plots",
+                                   "--workers", "1")
+    assert status == 0, err
+    run_dir = next(line.split(": ", 1)[1] for line in run_out.splitlines() if line.startswith("results: "))
+    per = pd.read_csv(f"{run_dir}/kpis.csv")
+    per = per[pd.to_numeric(per["replicate"], errors="coerce").notna()]
+    assert per["illicit_delivered_t"].tolist() == study.trials[int(r["trial"])].user_attrs["kpis"]["illicit_delivered_t"]

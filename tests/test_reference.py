@@ -61,7 +61,7 @@ def compare_state(a: SmugglingModel, b: SmugglingModel) -> None:
 def check_invariants(m: SmugglingModel) -> None:
     """(b) nothing negative that cannot be, (c) mass balance per commodity, after step m.t - 1."""
     sm, t = m.sm, m.t - 1
-    solvent = sm.status != kr.BANKRUPT
+    solvent = (sm.status != kr.BANKRUPT) & (sm.status != kr.JAILED)   # jailed: bankrupt on release
     assert np.all(sm.capital[solvent] >= 0.0), f"step {t}: negative capital {sm.capital[solvent].min()} USD"
     assert np.all(sm.ship_q >= 0.0) and np.all(sm.hold_q >= 0.0), f"step {t}: negative shipment"
     assert np.all(m.inventory >= 0.0), f"step {t}: negative inventory {m.inventory.min()} t"

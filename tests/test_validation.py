@@ -1,38 +1,35 @@
-"""The stylized-fact checks (sim.calibration.facts) and the sensitivity report (sim.calibration.sensitivity).
+"""The facts of MODEL.md §8 (sim.calibration.facts) and the validation report (sim.calibration.validation).
 
-Fast tests measure each fact on small synthetic long-format timeseries with known
-answers and check the pass/fail rule and the report writers without running the model.
-Tests marked slow run the episode scenarios (`pytest -m slow`).
+Fast tests measure each fact on small synthetic long-format time series with known answers,
+and check the registry's roles, the attribution variants and the report without running the
+episodes. Tests marked slow run the episodes over their ensembles (`pytest -m slow`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from types import SimpleNamespace as NS
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import sim.experiments
-from sim.calibration import facts as validation
-from sim.calibration import sensitivity
-from sim.calibration.facts import FACTS, Fact, evaluate
-from sim.model.runner import RunResult
+from sim.calibration import facts, validation
+from sim.calibration.targets import Run, default_registry
+from sim.model.metrics import KEYS
 from sim.scenario import load_scenario
 
-START = dt.date(2024, 12, 1)
-KEYS = ("market", "commodity", "route", "checkpoint", "method")
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 
-def frame(*blocks) -> pd.DataFrame:
-    """Long-format timeseries from blocks (metric, values over steps 0.., key columns)."""
+def frame(start: dt.date, *blocks) -> pd.DataFrame:
+    """Long-format time series from blocks (metric, values over steps 0.., key columns)."""
     rows = []
     for metric, values, keys in blocks:
         for step, v in enumerate(values):
-            rows.append(dict(replicate=0, step=step, date=pd.Timestamp(START + dt.timedelta(weeks=step)),
-                             metric=metric, **{k: keys.get(k, "") for k in KEYS}, value=float(v)))
+            rows.append(dict(replicate=0, step=step, date=pd.Timestamp(start + dt.timedelta(weeks=step)),
+                             metric=metric, **{k: keys.get(k) for k in KEYS}, value=float(v)))
     return pd.DataFrame(rows)
 
 
@@ -40,184 +37,138 @@ def block(metric, values, **keys):
     return (metric, list(values), keys)
 
 
-# A stand-in for the scenario: only what the measure functions read. Headline event at step 10;
-# Thailand's baseline imports 365.25 t/yr = 7 t per 7-day step.
-SC = NS(origin="CN", days_per_step=7, headline_event="op", events={"op": 10}, event_step=lambda e: e,
-        routes={"CN-US": NS(via=""), "CN-TH-US": NS(via="TH"), "CN-MX-US": NS(via="MX"),
-                "CN-MY-US": NS(via="MY")},
-        countries={"TH": NS(baseline_imports_t_per_year={"sb2o3": 365.25})})
-N = 40  # steps
+@pytest.fixture(scope="module")
+def antimony():
+    return load_scenario(SCENARIOS / "antimony_2024.toml")
 
 
-def test_s1_sums_thailand_and_mexico_routes_over_22_weeks():
-    ts = frame(block("illicit_route_t", [100] * N, route="CN-TH-US", commodity="sb2o3"),
-               block("illicit_route_t", [50] * N, route="CN-MX-US", commodity="sb2o3"),
-               block("illicit_route_t", [1000] * N, route="CN-MY-US", commodity="sb2o3"),
-               block("illicit_route_t", [1000] * N, route="CN-US", commodity="sb2o3"),
-               block("illicit_delivered_t", [9999] * N, market="US", commodity="sb2o3"))
-    assert validation.s1(ts, SC) == pytest.approx(22 * 150)
+@pytest.fixture(scope="module")
+def crackdown():
+    return load_scenario(SCENARIOS / "crackdown_2025.toml")
 
 
-def test_s2_peak_of_4_week_mean_within_26_weeks_in_percent():
-    us = [1.0] * 5 + [3.0] * 25 + [10.0] * 10  # the 10x after week 30 is outside the window
-    ts = frame(block("price_index", us, market="US", commodity="sb2o3"),
-               block("price_index", [5.0] * N, market="CN", commodity="sb2o3"))
-    assert validation.s2(ts, SC) == pytest.approx(200.0)
-    spike = [1.0] * 10 + [5.0] + [1.0] * 29  # one week at 5x: the 4-week mean peaks at 2x
-    assert validation.s2(frame(block("price_index", spike, market="US")), SC) == pytest.approx(100.0)
+def run(sc, *blocks):
+    return Run(sc, frame(sc.start_date, *blocks), {"weeks_at_price_guard": 0.0})
 
 
-def test_s3_origin_index_at_the_step_of_the_destination_peak():
-    us = [1.0 + s if s <= 12 else 1.0 for s in range(N)]  # 4-week mean peaks at step 12 (11.5)
-    cn = [1.0 - 0.01 * s for s in range(N)]              # 4-week mean at step 12: 1 - 0.01 * 10.5
-    ts = frame(block("price_index", us, market="US"), block("price_index", cn, market="CN"))
-    assert validation.s3(ts, SC) == pytest.approx(0.895)
+def test_registry_has_every_fact_of_model_md_with_its_role():
+    reg = default_registry()
+    roles = {f.id: f.role for f in reg}
+    assert {k for k, v in roles.items() if v == "calibration"} == {"S1", "S2", "S4", "S5", "S6", "S6b"}
+    assert {k for k, v in roles.items() if v == "held_out"} == {"H1cn", "H1eu", "H2a", "H2b", "H3dy", "H3tb",
+                                                                  "H3cn", "H4"}
+    assert roles["S7"] == "reported"
+    # a held-out check can never be a calibration target
+    with pytest.raises(ValueError, match="held-out"):
+        reg.targets(["antimony_2024"], ["H1cn"])
+    assert all(f.role == "calibration" for f in reg.targets(["antimony_2024", "crackdown_2025"]))
 
 
-def test_s4_fall_from_4_weeks_before_to_weeks_5_to_8_after_the_event():
-    x = [100] * 10 + [60] * 5 + [30] * 25  # event at step 10
-    ts = frame(block("illicit_delivered_t", x, market="US", commodity="sb2o3"),
-               block("illicit_delivered_t", [500] * N, market="EU", commodity="sb2o3"))
-    assert validation.s4(ts, SC) == pytest.approx(70.0)
-    assert math.isnan(validation.s4(frame(block("illicit_delivered_t", [0] * N, market="US")), SC))
+def test_s1_sums_the_thailand_and_mexico_routes_over_22_weeks_from_the_ban(antimony):
+    n = antimony.steps
+    b = facts.step(antimony, facts.BAN_US)
+    th = np.zeros(n)
+    th[b:] = 100.0
+    r = run(antimony, block("illicit_route_t", th, route="CN-TH-US", commodity="sb2o3"),
+            block("illicit_route_t", th / 2, route="CN-MX-US", commodity="sb2o3"),
+            block("illicit_route_t", th * 10, route="CN-MY-US", commodity="sb2o3"),
+            block("illicit_route_t", th * 10, route="CN-US", commodity="sb2o3"))
+    assert facts.s1({"antimony_2024": r}) == pytest.approx(22 * 150)
 
 
-def test_s5_peak_4_week_mean_of_thailand_imports_over_baseline():
-    th = [7] * 10 + [210] * 6 + [7] * 24  # baseline 7 t/step; 30x for six weeks
-    ts = frame(block("transit_imports_t", th, market="TH", commodity="sb2o3"),
-               block("transit_imports_t", [7000] * N, market="MY", commodity="sb2o3"))
-    assert validation.s5(ts, SC) == pytest.approx(30.0)
+def test_s2_and_h1_are_ratios_of_monthly_means(antimony):
+    n = antimony.steps
+    dates = [antimony.date_of(t) for t in range(n)]
+    eu = np.array([3.5 if d >= dt.date(2024, 12, 4) else (1.25 if d >= dt.date(2024, 8, 18) else 1.0) for d in dates])
+    cn = np.array([0.9 if d >= dt.date(2024, 12, 4) else 1.0 for d in dates])
+    r = run(antimony, block("price_usd_kg", eu * 11.5, market="EU", commodity="sb2o3"),
+            block("price_usd_kg", cn * 10.5, market="CN", commodity="sb2o3"))
+    runs = {"antimony_2024": r}
+    assert facts.s2(runs) == pytest.approx(3.5)
+    assert facts.h1_eu(runs) == pytest.approx(3.5 / 1.25)
+    assert facts.h1_cn(runs) == pytest.approx(0.9)
 
 
-def test_s6_counts_seizures_in_the_13_weeks_from_the_event():
-    x = [100] * 10 + [2] * 13 + [100] * 17
-    ts = frame(block("seizures_count", x, checkpoint="CN:export", method="mislabel"),
-               block("seizures_count", x, checkpoint="TH:import", method="false_end_user"))
-    assert validation.s6(ts, SC) == 2 * 13 * 2
+def test_s4_s6_s6b_count_from_the_operation(crackdown, antimony):
+    n = crackdown.steps
+    e = facts.step(crackdown, facts.OPERATION)
+    deliveries = np.where(np.arange(n) < e, 100.0, 30.0)
+    seizures = np.where((np.arange(n) >= e) & (np.arange(n) < e + 13), 10.0, 1.0)
+    r = run(crackdown, block("illicit_delivered_t", deliveries, market="US", commodity="sb2o3"),
+            block("seizures_count", seizures, checkpoint="CN:export", method="mislabel"))
+    base = run(antimony, block("seizures_count", np.ones(n) * 4.0, checkpoint="CN:export", method="mislabel"))
+    runs = {"crackdown_2025": r, "antimony_2024": base}
+    assert facts.s4(runs) == pytest.approx(70.0)
+    assert facts.s6(runs) == pytest.approx(130.0)
+    assert facts.s6b(runs) == pytest.approx(1 - 52 / 130)
 
 
-def test_s7_gray_over_legal_price_averaged_over_steps():
-    ts = frame(block("gray_price_usd_kg", [7.5] * 10 + [5.0] * 10, market="US", commodity="sb2o3"),
-               block("price_usd_kg", [10.0] * 20, market="US", commodity="sb2o3"))
-    assert validation.s7(ts, SC) == pytest.approx(0.625)
+def test_s5_is_the_peak_4_week_mean_over_the_baseline(antimony):
+    base = 300 * 7 / 365.25
+    x = np.full(antimony.steps, base)
+    x[50:54] = 20 * base
+    r = run(antimony, block("transit_imports_t", x, market="TH", commodity="sb2o3"))
+    assert facts.s5({"antimony_2024": r}) == pytest.approx(20.0)
 
 
-def test_series_sums_over_unnamed_keys_in_step_order():
-    ts = frame(block("seized_t", [1, 2, 3], checkpoint="CN:export"),
-               block("seized_t", [10, 20, 30], checkpoint="US:import")).iloc[::-1]
-    assert validation.series(ts, "seized_t").tolist() == [11, 22, 33]
-    assert validation.series(ts, "seized_t", checkpoint="US:import").tolist() == [10, 20, 30]
+def test_h4_fails_when_a_price_guard_was_touched():
+    sc = load_scenario(SCENARIOS / "gallium_2024.toml")
+    b = facts.step(sc, facts.BAN_US)
+    p = np.where(np.arange(sc.steps) >= b, 900.0, 330.0)
+    r = Run(sc, frame(sc.start_date, block("price_usd_kg", p, market="US", commodity="ga")),
+            {"weeks_at_price_guard": 0.0})
+    assert facts.h4({"gallium_2024": r}) == pytest.approx(900 / 330)
+    guarded = Run(sc, r.timeseries, {"weeks_at_price_guard": 2.0})
+    assert math.isnan(facts.h4({"gallium_2024": guarded}))
 
 
-# ---------------------------------------------------------------- pass/fail and reports
-def fake_facts():
-    """Facts whose measure reads the replicate's first value; values 1..10 over replicates."""
-    m = lambda ts, sc: ts["value"].iloc[0]  # noqa: E731
-    return [Fact("S1", "inside", "src", "antimony_ban_2024.toml", 5, 6, "t", m),
-            Fact("S2", "above", "src", "antimony_ban_2024.toml", 0, 5, "%", m),
-            Fact("S3", "strict", "src", "antimony_ban_2024.toml", 0.0, 5.5, "x P0", m, below_hi=True),
-            Fact("S5", "open-ended", "src", "crackdown_2025.toml", 5, math.inf, "x", m),
-            Fact("S7", "reported", "src", "crackdown_2025.toml", 0, 1, "", m, reported_only=True)]
+def test_variants_take_out_the_named_components(antimony, crackdown):
+    by = {(v.fact, v.label): v for v in validation.VARIANTS}
+    assert {v.fact for v in validation.VARIANTS} == {"S2", "S4", "S6"}
+    no_ban = validation.variant_scenario(antimony, by[("S2", "without the ban on the US (3 Dec 2024)")])
+    assert "ban_us" not in no_ban.events and "ban_us" in antimony.events
+    no_lic = validation.variant_scenario(antimony, next(v for k, v in by.items() if "licences" in k[1]))
+    assert no_lic.controls["sb_all"].regime == "open"
+    no_op = validation.variant_scenario(crackdown, next(v for k, v in by.items() if k[0] == "S6"))
+    assert not {"joint_operation", "traceability", "sentences"} & set(no_op.events)
 
 
-@pytest.fixture
-def fake_runs(monkeypatch):
-    """evaluate() with fake facts and a fake run_replicates (replicate r has value r + 1)."""
-    calls = []
-
-    def run_replicates(sc, replicates, workers=None, progress=True):
-        calls.append((sc.name, sc.seed, replicates))
-        return [RunResult(r, frame(block("x", [r + 1])), {}) for r in range(replicates)]
-
-    monkeypatch.setattr(validation, "FACTS", fake_facts())
-    monkeypatch.setattr(sim.experiments, "run_replicates", run_replicates)
-    return calls
+def test_posterior_of_a_scenario_is_its_own_or_its_base(tmp_path):
+    (tmp_path / "a.toml").write_text('name = "a"\n')
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\nname = "b"\n')
+    assert validation.posterior_for(tmp_path / "b.toml") is None
+    (tmp_path / "a.posterior.parquet").write_bytes(b"")
+    assert validation.posterior_for(tmp_path / "b.toml") == tmp_path / "a.posterior.parquet"
+    (tmp_path / "b.posterior.parquet").write_bytes(b"")
+    assert validation.posterior_for(tmp_path / "b.toml") == tmp_path / "b.posterior.parquet"
 
 
-def test_evaluate_pass_fail_rule_and_ensemble_statistics(fake_runs):
-    table = evaluate(replicates=10, seed=7, progress=False).set_index("id")
-    assert table.loc["S1", "mean"] == pytest.approx(5.5)
-    assert table.loc["S1", "p05"] == pytest.approx(np.percentile(np.arange(1, 11), 5))
-    assert table.loc["S1", "p95"] == pytest.approx(np.percentile(np.arange(1, 11), 95))
-    assert table["result"].to_dict() == {"S1": "pass", "S2": "FAIL", "S3": "FAIL", "S5": "pass",
-                                         "S7": "reported"}  # S3: mean 5.5 is not < 5.5
-    assert table.loc["S5", "band"] == ">= 5 x" and table.loc["S7", "band"] == "reported"
-    # each scenario runs once, with the master seed given
-    assert fake_runs == [("antimony_ban_2024", 7, 10), ("crackdown_2025", 7, 10)]
-
-
-def test_evaluate_raises_when_a_replicate_failed(monkeypatch):
-    monkeypatch.setattr(validation, "FACTS", fake_facts())
-    monkeypatch.setattr(sim.experiments, "run_replicates",
-                        lambda sc, n, **kw: [sim.experiments.RunFailure(3, "ValueError: boom", "")])
-    with pytest.raises(RuntimeError, match="replicate 3 failed: ValueError: boom"):
-        evaluate(replicates=1, progress=False)
-
-
-def test_markdown_report_and_console_table(fake_runs):
-    table = evaluate(replicates=10, seed=7, progress=False)
-    md = validation.markdown(table, 10, 7, "sim validate-facts --replicates 10 --seed 7")
-    lines = md.splitlines()
-    assert lines[0] == "# Validation against the seed's stylized facts"
-    assert "`sim validate-facts --replicates 10 --seed 7`" in md and "master seed 7" in md
-    rows = [ln for ln in lines if ln.startswith("| S")]
-    assert len(rows) == 5 and all(r.count("|") == 9 for r in rows)
-    assert rows[0] == ("| S1 | inside | src | `antimony_ban_2024.toml` | 5 to 6 t | 5.50 | 1.45 to 9.55 "
-                       "| pass |")
-    assert rows[2].endswith("| FAIL |") and rows[4].endswith("| reported |")
-    console = validation.format_table(table).splitlines()
-    assert len(console) == 6 and console[1].startswith("S1") and console[1].endswith("pass")
-
-
-def test_number_format_switches_at_100():
-    assert validation._fmt(3834.4) == "3,834" and validation._fmt(72.666) == "72.67"
-
-
-# ---------------------------------------------------------------- sensitivity helpers
-def test_sensitivity_parameters_resolve_in_the_episode_scenarios():
-    ban = load_scenario(validation.SCENARIOS / "antimony_ban_2024.toml")
-    crack = load_scenario(validation.SCENARIOS / "crackdown_2025.toml")
-    for key, _, _ in sensitivity.PARAMS:  # every parameter is set explicitly in some episode scenario
-        assert sensitivity.explicit_value(crack, key) is not None, key
-    ev = 'events.joint_operation.set."customs.CN.anomaly_weight"'
-    assert sensitivity.explicit_value(crack, ev) == 10.0
-    assert sensitivity.explicit_value(ban, ev) is None  # no such event in the ban scenario
-    assert sensitivity.explicit_value(ban, "exporters.trace_tag_compliance") is None  # a default
-    assert sensitivity.explicit_value(ban, "smugglers.initial") == 1000
-
-
-def test_sensitivity_levels_round_integers_and_clip_probabilities():
-    assert sensitivity.scaled(1000, 0.8, False) == 800 and isinstance(sensitivity.scaled(7, 1.2, False), int)
-    assert sensitivity.scaled(0.9, 1.2, True) == 1.0
-    assert sensitivity.scaled(0.9, 1.2, False) == pytest.approx(1.08)
-    assert sensitivity.scaled(0.25, 0.8, True) == pytest.approx(0.2)
-
-
-def test_sensitivity_report_marks_values_outside_the_band():
-    s1, s3 = FACTS[0], FACTS[2]
-    assert sensitivity.cell(s1, [2354.0, 3402.0, 4900.0]) == "**2,354**† / 3,402 / **4,900**†"
-    assert sensitivity.cell(s3, [0.95, 1.0, 0.5]) == "0.95 / **1.00**† / 0.50"
-    base = {f.id: np.array([1.0, 2.0, 3.0]) for f in FACTS}
-    rows = [dict(key="a.b", status="TUNED S1", base=["0.5"], means={f.id: [1.0, 2.0, 3.0] for f in FACTS})]
-    md = sensitivity.markdown(base, rows, 3, None, "python -m sim.calibration.sensitivity --replicates 3")
-    assert "| (base ± 2 s.e.) | | | 2.00 ± 1.15 |" in md  # sd 1, 3 replicates: 2 / sqrt(3)
-    assert "| `a.b` | TUNED S1 | 0.5 | **1.00**† / **2.00**† / **3.00**† |" in md
-
-
-# ---------------------------------------------------------------- the real scenarios (slow)
-def assert_facts_in_bands(table: pd.DataFrame) -> None:
-    core = table[table["id"].isin(["S1", "S2", "S3", "S4", "S5", "S6"])]
-    assert len(core) == 6
-    bad = core[core["result"] != "pass"]
-    assert bad.empty, "facts out of band:\n" + validation.format_table(bad)
+def test_report_marks_held_out_checks_and_shows_failures():
+    res = dict(
+        facts=pd.DataFrame([
+            dict(id="S1", role="calibration", fact="f1", source="s", scenarios="antimony_2024", band="2900 to 4800 t",
+                 mean=3500.0, p05=3000.0, p95=4000.0, unit="t", result="pass", in_band=0.9),
+            dict(id="H4", role="held_out", fact="f4", source="s", scenarios="gallium_2024", band=">= 2.2 x",
+                 mean=1.8, p05=1.2, p95=2.4, unit="x", result="FAIL", in_band=0.2)]),
+        attribution=[dict(fact="S6", component="without the crackdown", with_=120.0, without=40.0,
+                          diff=(80.0, 50.0, 110.0), unit="seizures", higher_share=1.0)],
+        sensitivity=[dict(fact="S1", top=[("methods.mislabel.cost_usd_kg", 0.61)])],
+        replicates=40, posteriors={"scenarios/antimony_2024.posterior.parquet": 200, None: 0},
+        groups={"scenarios/antimony_2024.posterior.parquet": ["antimony_2024"], None: ["gallium_2024"]})
+    text = validation.markdown(res, "sim validate-facts --replicates 40")
+    assert "| H4 | **held out** | f4 |" in text and "| FAIL |" in text
+    assert "| S6 | without the crackdown | 120 | 40.00 | 80.00 (50.00 to 110) seizures | 100 % |" in text
+    assert "`methods.mislabel.cost_usd_kg` (+0.61)" in text
+    assert "antimony_2024.posterior.parquet` (200 parameter sets)" in text
 
 
 @pytest.mark.slow
-def test_episode_scenarios_reproduce_facts_s1_to_s6():
-    assert_facts_in_bands(evaluate(replicates=10, workers=2, progress=False))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 2])
-def test_facts_stay_in_band_under_another_master_seed(seed):
-    assert_facts_in_bands(evaluate(replicates=10, seed=seed, workers=2, progress=False))
+def test_episode_facts_under_the_committed_ensembles():
+    """The calibration targets are in band under the committed ensembles (the full report is
+    docs/validation.md); held-out checks are reported, never asserted."""
+    res = validation.evaluate(replicates=20, workers=2)
+    t = res["facts"].set_index("id")
+    for fid in ("S1", "S2", "S4", "S5", "S6", "S6b"):
+        assert t.at[fid, "result"] == "pass", t.loc[fid].to_dict()
+    held = t[t["role"] == "held_out"]
+    assert len(held) == 8 and set(held["result"]) <= {"pass", "FAIL"}

@@ -33,7 +33,7 @@ import numpy as np
 
 from sim.calibration.targets import Fact, FactError, Registry, Run, default_registry
 from sim.experiments.execution import ExperimentError, check_executor
-from sim.experiments.params import apply_params
+from sim.experiments.params import applicable, apply_params
 from sim.scenario.priors import Prior, merge_priors, prior_value
 
 ERROR = "_error"           # summary-statistic key of a run that failed (never accepted)
@@ -111,7 +111,7 @@ class FactModel:
         try:
             runs = {}
             for sc in self.scenarios:
-                s = apply_params(sc, params)
+                s = apply_params(sc, applicable(sc, params))
                 res = run_fn(s, replicate, steps=self.steps)
                 runs[sc.name] = Run(s, res.timeseries, res.kpis)
             return {f.id: f.value(runs) for f in self.facts}
@@ -220,7 +220,7 @@ def prepare(scenarios: Sequence, facts: Sequence[str] | None = None,
         for key, p in priors.items():
             for v in (p.low, p.high):
                 try:
-                    apply_params(bare, {key: prior_value(type(sc), key, v)})
+                    apply_params(bare, applicable(bare, {key: prior_value(type(sc), key, v)}))
                 except ExperimentError as e:
                     raise ExperimentError(f"priors.{key}: cannot be set in {sc.name}: {e}") from None
     try:

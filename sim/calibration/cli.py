@@ -33,7 +33,10 @@ def register(subparsers) -> None:
                     "and write a posterior ensemble that `sim run --posterior FILE` draws from.",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", metavar="SCENARIO", help="scenario files; they share the parameters")
-    p.add_argument("--budget", type=int, required=True, help="parameter sets to simulate in all")
+    p.add_argument("--budget", type=int, help="parameter sets to simulate in all")
+    p.add_argument("--prior-only", type=int, default=None, metavar="N",
+                   help="write N parameter sets drawn from the priors, with equal weights, and run nothing: the "
+                        "ensemble of scenarios that have no calibration target (their facts are all held out)")
     p.add_argument("--generations", type=int, default=8, help="generations in all (default 8)")
     p.add_argument("--particles", type=int, default=100, help="parameter sets per generation (default 100)")
     p.add_argument("--facts", default=None, metavar="IDS",
@@ -61,13 +64,54 @@ def output_paths(files: list[str], out: str | None) -> dict[str, Path]:
     return {"posterior": out, "history": out.with_name(stem + ".sqlite"), "page": out.with_name(stem + ".md")}
 
 
+def cmd_prior_only(args, scenarios, paths) -> int:
+    """A prior ensemble: N sets drawn from the merged priors (seeded), equal weights, no runs."""
+    import numpy as np
+    import pandas as pd
+
+    from sim.calibration.abc import natural, scipy_dist
+    from sim.calibration.report import write_ensemble
+    from sim.scenario.priors import merge_priors, prior_value
+
+    priors, problems = merge_priors(scenarios)
+    if problems or not priors:
+        raise ExperimentError(problems[0] if problems else "calibrate: the scenarios give no priors")
+    n = args.prior_only
+    if n < 1:
+        raise ExperimentError(f"--prior-only: must be >= 1 (got {n})")
+    rng = np.random.default_rng(args.seed if args.seed is not None else scenarios[0].seed)
+    cls = type(scenarios[0])
+    cols = {}
+    for key, p in priors.items():
+        theta = scipy_dist(p, log_space=True).rvs(size=n, random_state=rng)
+        cols[key] = [prior_value(cls, key, float(natural(p, t))) for t in np.atleast_1d(theta)]
+    df = pd.DataFrame(cols)
+    df["weight"] = 1.0 / n
+    write_ensemble(df, paths["posterior"], {"kind": "prior", "sets": n, "scenarios": [s.name for s in scenarios],
+                                            "note": "drawn from the priors: no calibration target is measured "
+                                                    "on these scenarios"})
+    print(f"prior ensemble: {paths['posterior']} ({n} parameter sets over {len(priors)} keys, equal weights)")
+    return 0
+
+
 def cmd_calibrate(args) -> int:
     from sim.calibration.abc import calibrate, stored_settings
     from sim.calibration.report import read_calibration, write_diagnostics, write_posterior
-    from sim.experiments.cli import _load_all
+    from sim.scenario import ScenarioError, load_scenario
 
     paths = output_paths(args.files, args.out)
-    scenarios = _load_all(args.files, args)
+    scenarios, msgs = [], []
+    for f in args.files:            # every file's problems at once; --seed and --steps go to calibrate
+        try:
+            scenarios.append(load_scenario(f, args.overrides))
+        except ScenarioError as e:
+            msgs += e.messages
+    if msgs:
+        raise ScenarioError(msgs)
+    if args.prior_only is not None:
+        return cmd_prior_only(args, scenarios, paths)
+    if args.budget is None:
+        raise ExperimentError("sim calibrate: give --budget N (or --prior-only N)")
     facts = [f.strip() for f in args.facts.split(",") if f.strip()] if args.facts else None
     timer = Timer()
     try:

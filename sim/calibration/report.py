@@ -100,14 +100,21 @@ def _atomic(path: Path, write) -> None:
 
 def write_posterior(cal: Calibration, path: Path) -> Path:
     """The posterior ensemble as Parquet (see the module docstring); returns the path."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     last = cal.generations.iloc[-1]
     meta = {"settings": cal.spec, "generation": int(last["generation"]),
             "threshold": None if math.isnan(last["threshold"]) else float(last["threshold"]),
-            "history": str(cal.db), "written": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    table = pa.Table.from_pandas(cal.posterior, preserve_index=False)
+            "history": str(cal.db)}
+    return write_ensemble(cal.posterior, path, meta)
+
+
+def write_ensemble(df, path: Path, meta: dict) -> Path:
+    """An ensemble (columns: scenario keys and `weight`) as Parquet with its provenance in the
+    metadata (`sim.calibration`); returns the path."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    meta = {**meta, "written": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    table = pa.Table.from_pandas(df, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                            b"sim.calibration": json.dumps(meta).encode()})
     _atomic(Path(path), lambda tmp: pq.write_table(table, tmp))

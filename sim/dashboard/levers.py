@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sim.scenario import Scenario, ScenarioError, load_scenario, parse_key
-from sim.scenario.load import _key, _lit, _model_at  # one TOML writer and one schema walker
+from sim.scenario.load import model_at, toml_key, toml_literal  # one TOML writer and one schema walker
 from sim.scenario.schema import REGIMES, TECHS
 
 LABEL = "dashboard"  # names the source of an override in error messages, as --set does on the CLI
@@ -51,7 +51,7 @@ class Lever:
     @property
     def key(self) -> str:
         """The dotted key as written after --set or in a TOML file."""
-        return ".".join(_key(p) for p in self.path)
+        return ".".join(toml_key(p) for p in self.path)
 
     def normalise(self, v):
         """A widget's value in the form the scenario holds it (None stays None: 'no value')."""
@@ -80,7 +80,7 @@ class Lever:
 def _help(path: tuple[str, ...]) -> str:
     """The schema's description of the field at `path` (the nearest table that defines it)."""
     for n in range(len(path) - 1, 0, -1):
-        model = _model_at(path[:n])
+        model = model_at(path[:n])
         if model is not None and path[n] in model.model_fields:
             return model.model_fields[path[n]].description or ""
     return ""
@@ -173,7 +173,7 @@ def as_overrides(changed: Mapping[str, object]) -> list[tuple[str, str]]:
     empty = [f"{LABEL}: {k}: expected a value (the field is empty)" for k, v in changed.items() if v is None]
     if empty:
         raise ScenarioError(empty)
-    return [(LABEL, f"{k}={_lit(v)}") for k, v in changed.items()]
+    return [(LABEL, f"{k}={toml_literal(v)}") for k, v in changed.items()]
 
 
 def run_settings(base: Scenario, replicates: int | None, steps: int | None) -> dict[str, object]:
@@ -194,8 +194,8 @@ def load_pair(path, changed: Mapping[str, object]) -> tuple[Scenario, Scenario]:
     """
     settings = {k: v for k, v in changed.items() if k in RUN_SETTINGS}
     base = load_scenario(path, as_overrides(settings))
-    label = [("name", f"name={_lit(base.name + ' + changes')}"),
-             ("description", f"description={_lit(describe(base, changed))}")]
+    label = [("name", f"name={toml_literal(base.name + ' + changes')}"),
+             ("description", f"description={toml_literal(describe(base, changed))}")]
     return base, load_scenario(path, as_overrides(changed) + label)
 
 
@@ -204,7 +204,7 @@ def describe(base: Scenario, changed: Mapping[str, object], limit: int = 200) ->
     policy = {k: v for k, v in changed.items() if k not in RUN_SETTINGS}
     if not policy:
         return f"{base.name}, unchanged"
-    text = f"{base.name} with " + ", ".join(f"{k} = {_lit(v)}" for k, v in policy.items())
+    text = f"{base.name} with " + ", ".join(f"{k} = {toml_literal(v)}" for k, v in policy.items())
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
@@ -221,14 +221,14 @@ def scenario_toml(base_path: Path, out_path: Path, name: str, base: Scenario, ch
     lines = [f"# Saved from `sim dashboard` on {(today or dt.date.today()).isoformat()}: {base.name} with "
              f"{len(policy)} changed key{'s' if len(policy) != 1 else ''}.",
              f"# `sim run {out_path.name}` repeats the dashboard's run (seed {base.seed}, the same replicates).",
-             f"extends = {_lit(rel)}",
-             f"name = {_lit(name)}",
-             f"description = {_lit(describe(base, changed))}"]
-    lines += [f"{k} = {_lit(v)}" for k, v in changed.items() if k in RUN_SETTINGS]
+             f"extends = {toml_literal(rel)}",
+             f"name = {toml_literal(name)}",
+             f"description = {toml_literal(describe(base, changed))}"]
+    lines += [f"{k} = {toml_literal(v)}" for k, v in changed.items() if k in RUN_SETTINGS]
     lines.append("")
     for k, v in policy.items():
         was = _get(data, parse_key(k))
-        lines.append(f"{k} = {_lit(v)}" + ("" if was is MISSING else f"    # was {_lit(was)}"))
+        lines.append(f"{k} = {toml_literal(v)}" + ("" if was is MISSING else f"    # was {toml_literal(was)}"))
     return "\n".join(lines) + "\n"
 
 

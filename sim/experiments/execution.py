@@ -267,7 +267,7 @@ def _fill(ex, pending: dict, it: Iterator[Task], limit: int, run_fn, kpis_only: 
 
 
 @contextlib.contextmanager
-def _deferred_interrupt():
+def deferred_interrupt():
     """Hold a Ctrl-C until the block is done, then raise it.
 
     Used while worker processes start: a process interrupted halfway through its start
@@ -299,7 +299,7 @@ def _run_pool(tasks: Iterable[Task], run_fn, w: int, kpis_only: bool):
 
     it = iter(tasks)
     while True:
-        with _deferred_interrupt():  # the first submits start the worker processes
+        with deferred_interrupt():  # the first submits start the worker processes
             ex = pool.pool(w, preload_modules(run_fn))
             pending: dict = {}
             _fill(ex, pending, it, 4 * w, run_fn, kpis_only)

@@ -9,7 +9,6 @@ and `check_references`. Integer fields get rounded values (150.4 -> 150).
 
 from __future__ import annotations
 
-import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,29 +18,15 @@ from pydantic import BaseModel, ValidationError
 
 from sim.experiments.execution import ExperimentError
 from sim.scenario import explain, load_scenario, parse_key, set_path
+from sim.scenario.load import unwrap_type
 from sim.scenario.schema import Scenario, check_references
-
-
-def _unwrap(tp):
-    """Strip Annotated[...] and Optional[...] down to the value type."""
-    while True:
-        origin = typing.get_origin(tp)
-        if origin is typing.Annotated:
-            tp = typing.get_args(tp)[0]
-        elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(tp) if a is not type(None)]
-            if len(args) != 1:
-                return tp
-            tp = args[0]
-        else:
-            return tp
 
 
 def field_type(key: str):
     """The Python type of the scenario field at a dotted key (None if the key is not a field)."""
     tp = Scenario
     for part in key.split("."):
-        tp = _unwrap(tp)
+        tp = unwrap_type(tp)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             if part not in tp.model_fields:
                 return None
@@ -50,7 +35,7 @@ def field_type(key: str):
             tp = typing.get_args(tp)[1]
         else:
             return None
-    return _unwrap(tp)
+    return unwrap_type(tp)
 
 
 def _split(key: str) -> tuple[str, ...]:
@@ -67,6 +52,19 @@ def coerce(key: str, value):
     if field_type(key) is int and isinstance(value, float):
         return int(round(value))
     return value
+
+
+def applicable(scenario: Scenario, params: Mapping[str, object]) -> dict[str, object]:
+    """The parameters that concern this scenario: a key inside an event's `set`
+    (`events.<id>.set."<key>"`) applies only to scenarios that have that event, so one parameter
+    set can drive an episode and the episode it extends (calibration, posterior ensembles)."""
+    out = {}
+    for key, value in params.items():
+        parts = _split(key)
+        if len(parts) > 2 and parts[0] == "events" and parts[1] not in scenario.events:
+            continue
+        out[key] = value
+    return out
 
 
 def apply_params(scenario: Scenario, params: Mapping[str, object]) -> Scenario:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.experiments.execution import ExperimentError
-from sim.experiments.params import apply_params
+from sim.experiments.params import applicable, apply_params
 
 POSTERIOR_TAG = 0x706F7374  # "post": separates the draw's stream from the model's
 NOTE = "bands combine parameter uncertainty (one posterior parameter set per replicate) with Monte Carlo noise"
@@ -57,7 +57,7 @@ class Posterior:
 
     def apply(self, scenario, replicate: int):
         """The scenario with replicate `replicate`'s parameter set (seeded by the scenario's master seed)."""
-        return apply_params(scenario, self.params(scenario.seed, replicate))
+        return apply_params(scenario, applicable(scenario, self.params(scenario.seed, replicate)))
 
     def check(self, scenarios: Sequence) -> None:
         """Every key's smallest and largest value must be valid in every scenario (ExperimentError if not)."""
@@ -65,7 +65,7 @@ class Posterior:
             for k, col in zip(self.keys, self.columns, strict=True):
                 for v in {min(col), max(col)}:
                     try:
-                        apply_params(sc, {k: v})
+                        apply_params(sc, applicable(sc, {k: v}))
                     except ExperimentError as e:
                         raise ExperimentError(f"--posterior {self.path}: {k} = {v} cannot be set in "
                                               f"{sc.name}: {e}") from None

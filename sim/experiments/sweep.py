@@ -270,7 +270,7 @@ def _write_run_file(runs: Path, row: dict, schema: pa.Schema) -> None:
 def _tasks(base, vary, points, reps, steps, todo: set) -> Iterator[Task]:
     """Tasks point by point, building each point's scenario only when its turn comes.
 
-    A point whose scenario is invalid gets a `_BadPoint`; its runs fail with the reason.
+    A point whose scenario is invalid gets a `BadPoint`; its runs fail with the reason.
     """
     for p, x in enumerate(points):
         keys = [(p, r) for r in reps if (p, r) in todo]
@@ -280,7 +280,7 @@ def _tasks(base, vary, points, reps, steps, todo: set) -> Iterator[Task]:
         try:
             sc = apply_params(base, params)
         except ExperimentError as e:
-            sc = _BadPoint(f"{base.name}-p{p}", str(e))
+            sc = BadPoint(f"{base.name}-p{p}", str(e))
         for key in keys:
             yield Task((key, params), sc, key[1], steps)
 
@@ -341,7 +341,7 @@ def _sweep_locked(base, vary, design, reps, points, out: Path, resume, workers, 
     for ((p, r), params), outcome in execute(
         _tasks(base, vary, points, reps, steps, todo),
         len(every),
-        _Guard(run_fn),
+        Guard(run_fn),
         workers=workers,
         scheduler=scheduler,
         progress=progress,
@@ -370,20 +370,20 @@ def _write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
         df.to_csv(tmp, index=False)
 
 
-class _Guard:
+class Guard:
     """run_fn wrapper: a point whose scenario could not be built fails with that message."""
 
     def __init__(self, run_fn):
         self.run_fn = run_fn
 
     def __call__(self, scenario, replicate, steps=None):
-        if isinstance(scenario, _BadPoint):
+        if isinstance(scenario, BadPoint):
             raise ExperimentError(scenario.error)
         return self.run_fn(scenario, replicate, steps=steps)
 
 
 @dataclass(frozen=True)
-class _BadPoint:
+class BadPoint:
     name: str
     error: str
 

@@ -74,18 +74,27 @@ class CustomsAgent(mesa.Agent):
     def __init__(self, model, country: str, checkpoints: list[int]):
         super().__init__(model)
         self.country = country
+        self.country_idx = model.layout.countries.index(country)
         self.checkpoints = checkpoints
         self.cells = np.flatnonzero(np.isin(model.layout.cell_cp, checkpoints))
 
     def update(self) -> None:
         """Learned hit rates per declared cell: last step's seizures raise them, its clean inspections
-        (legitimate or smuggled) dilute them; older counts fade by `hit_rate_memory` per week."""
+        (legitimate or smuggled) dilute them; older counts fade by `hit_rate_memory` per week. Then
+        the tips investigations bring this week (Poisson), each naming a network that has goods
+        on the way or for sale, chosen in proportion to how much it has."""
         m, p = self.model, self.model.params
         c = self.cells
         seized, clean = m.last_cell
         keep = p.cp_memory[m.layout.cell_cp[c]]
         m.cell_seized_n[c] = keep * m.cell_seized_n[c] + seized[c]
         m.cell_clean_n[c] = keep * m.cell_clean_n[c] + clean[c]
+        rate = p.agency_tips[self.country_idx]
+        if rate > 0 and self.checkpoints:
+            active = m.networks_active_in(np.ones(m.layout.M, bool))
+            for _ in range(m.rng.poisson(rate)):
+                if active.sum() > 0:
+                    self.receive_tip(int(m.rng.choice(len(active), p=active / active.sum())))
 
     def receive_tip(self, network: int) -> None:
         m = self.model
@@ -105,7 +114,7 @@ class TransitCountryAgent(mesa.Agent):
     def update(self) -> None:
         m = self.model
         h = self.hub
-        base = m.params.hub_baseline[h].sum()
+        base = m.params.hub_baseline[h].sum() / m.params.wk        # t/week
         recent = m.hub_recent[h]
         m.hub_ratio[h] = recent / base if base > 0 else (np.inf if recent > 1e-9 else 1.0)
 
@@ -127,7 +136,8 @@ class BuyerAgent(mesa.Agent):
 
 class SupplierAgent(mesa.Agent):
     """A producer (the origin's exporters as a whole, or a mine or separator elsewhere): expands
-    capacity after a lead time when its netback stays above cost plus a hurdle; as a whistleblower,
+    capacity after a lead time when its 13-week netback stays a hurdle above both its cost and its
+    reference netback (the reference is an equilibrium); as a whistleblower,
     files tips when gray goods take its markets."""
 
     def __init__(self, model, idx: int):
@@ -144,8 +154,8 @@ class SupplierAgent(mesa.Agent):
             self.pending_step = -1
         window = max(1, round(13 / p.wk))
         hist = m.netback_hist[max(0, m.t - window):m.t, i]
-        if (self.pending_step < 0 and p.expansion[i] > 0 and len(hist) >= window
-                and hist.mean() > p.unit_cost[i] * (1 + p.hurdle[i])):
+        threshold = max(p.unit_cost[i], p.ref_avg_netback[i]) * (1 + p.hurdle[i])  # nobody expands at reference
+        if (self.pending_step < 0 and p.expansion[i] > 0 and len(hist) >= window and hist.mean() > threshold):
             self.pending_step = m.t + max(1, int(p.lead[i]))
             self.pending_t = p.expansion[i]
         if p.whistle[i] and p.tip_to[i] >= 0:

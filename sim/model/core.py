@@ -132,7 +132,7 @@ class Core:
             sm.ship_pos, sm.hold_q, sm.hold_k, sm.hold_mkt, sm.hold_comm, sm.hold_since, sm.trip_cost, sm.trip_rev,
             L.route_cp, L.route_lane, L.route_cp_offset, L.route_ncp, L.route_market, L.route_via, L.cp_country,
             L.cp_kind, L.hub_of_country, L.decl_cell, L.cell_cat, L.cell_origin, L.origin, p.commission,
-            p.container_kg, p.cp_capacity, p.cp_detect, p.cp_coop, p.cp_random_share, p.cp_corruption,
+            p.container_kg, p.cp_capacity, p.cp_detect, p.cell_coop, p.cp_random_share, p.cp_corruption,
             cell_score, p.cp_tip_w, mdl.tip_until, legit_n, legit_s, cap_room,
             mdl.price[0], p.fine_multiple, p.arrest_prob, p.sentence_steps, sm.release_step, u_cp, u_arrest,
             mdl_obs.cp, mdl_obs.seized, mdl_obs.n,

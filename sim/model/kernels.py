@@ -259,7 +259,7 @@ def cross_checkpoints(t, status, capital, network, ship_k, ship_r, ship_m, ship_
                       hold_q, hold_k, hold_mkt, hold_comm, hold_since, trip_cost, trip_rev,
                       route_cp, route_lane, route_cp_offset, route_ncp, route_market, route_via, cp_country, cp_kind,
                       hub_of_country, decl_cell, cell_cat, cell_origin, origin, commission, container_kg,
-                      cp_capacity, cp_detect, cp_coop, cp_random_share, cp_corruption,
+                      cp_capacity, cp_detect, cell_coop, cp_random_share, cp_corruption,
                       cell_score, cp_tip_w, tip_until, legit_n, legit_s, cap_room,
                       origin_price, fine_multiple, arrest_prob, sentence_steps, release_step,
                       u_cp, u_arrest,
@@ -338,7 +338,7 @@ def cross_checkpoints(t, status, capital, network, ship_k, ship_r, ship_m, ship_
                 ship_q[i] = 0.0
                 status[i] = ACTIVE
                 continue
-            pi = inspection_prob(cp_coop[c], cp_capacity[c], cp_random_share[c], score[d],
+            pi = inspection_prob(cell_coop[cell], cp_capacity[c], cp_random_share[c], score[d],
                                  legit_n[c] + n_sum[c], legit_s[c] + s_sum[c])
             insp_smuggled[c] += ncont[d] * pi
             p_insp = 1.0 - (1.0 - pi) ** ncont[d]
@@ -364,7 +364,7 @@ def cross_checkpoints(t, status, capital, network, ship_k, ship_r, ship_m, ship_
                     arrests += 1
                     release_step[i] = t + sentence_steps
                     status[i] = JAILED
-                if capital[i] < 0.0:
+                if capital[i] < 0.0 and status[i] != JAILED:   # jailed first: bankrupt on release
                     status[i] = BANKRUPT
                 continue
             if inspected:
@@ -602,11 +602,11 @@ def update_beliefs(t, status, network, own_a, own_b, joined, epoch, net_a, net_b
 
 
 @njit(cache=True)
-def cell_inspection_probs(cell_cp, score, cp_coop, cp_capacity, cp_random_share, n_all, s_all):
+def cell_inspection_probs(cell_cp, score, cell_coop, cp_capacity, cp_random_share, n_all, s_all):
     """Per declared cell, the chance that one of its containers is inspected this step, over all
     containers seen at its checkpoint (n_all, s_all: legitimate and smuggled)."""
     out = np.empty(cell_cp.shape[0])
     for i in range(cell_cp.shape[0]):
         c = cell_cp[i]
-        out[i] = inspection_prob(cp_coop[c], cp_capacity[c], cp_random_share[c], score[i], n_all[c], s_all[c])
+        out[i] = inspection_prob(cell_coop[i], cp_capacity[c], cp_random_share[c], score[i], n_all[c], s_all[c])
     return out

@@ -21,17 +21,40 @@ def rolling_mean(x: np.ndarray, w: int = 4) -> np.ndarray:
     return (c[1:] - c[np.maximum(np.arange(1, len(x) + 1) - w, 0)]) / n
 
 
+def restricted_steps(model) -> np.ndarray:
+    """[T, M, K] bool: (destination market, commodity) under a licence or ban at each step.
+
+    Controls change only when a control starts or an event fires; the state in between holds."""
+    s, L, T = model.spec, model.layout, model.horizon
+    mkt_country = [L.countries.index(c) for c in L.markets]
+    out = np.zeros((T, L.M, L.K), bool)
+    starts = sorted(st for st in {0} | {s.control_step(c) for c in s.controls.values()}
+                    | {s.event_step(e) for e in s.events.values()} if st < T)
+    spec = model.original_spec
+    for a, b in zip(starts, starts[1:] + [T]):
+        out[a:b] = controls_at(_spec_at(model, a, spec), L, a).regime[mkt_country] != OPEN
+    out[:, 0] = False
+    return out
+
+
+def _spec_at(model, step: int, spec):
+    """The scenario as in force at `step` (events up to it applied), for the controls' regime."""
+    from sim.scenario import parse_key, set_path
+    from sim.scenario.schema import Scenario
+
+    fired = [eid for st, eid in model.events if st <= step]
+    if not fired:
+        return spec
+    data = spec.model_dump()
+    for eid in fired:
+        for key, value in spec.events[eid].set.items():
+            set_path(data, parse_key(key), value)
+    return Scenario.model_validate(data)
+
+
 def restricted_cells(model) -> np.ndarray:
     """[M, K] bool: (destination market, commodity) pairs under a licence or ban at any step of the run."""
-    s, L = model.spec, model.layout
-    mkt_country = [L.countries.index(c) for c in L.markets]
-    out = np.zeros((L.M, L.K), bool)
-    starts = sorted({0} | {min(s.control_step(c), model.horizon - 1) for c in s.controls.values()}
-                    | {s.event_step(e) for e in s.events.values()})
-    for step in starts:
-        out |= controls_at(s, L, step).regime[mkt_country] != OPEN
-    out[0] = False
-    return out
+    return restricted_steps(model).any(axis=0)
 
 
 def focus(model) -> tuple[int, int]:
@@ -88,7 +111,9 @@ def compute_kpis(model) -> dict[str, float]:
     origin_ref = p.ref_flow[L.sup_origin]                        # [S_origin, M] t/step before controls
     pre_mk = np.zeros((L.M, L.K))
     np.add.at(pre_mk, (slice(None), L.sup_k[L.sup_origin]), origin_ref.T)
-    pre = float((pre_mk * restricted_cells(model)).sum()) * T
+    smuggled_to = np.zeros((L.M, 1), bool)
+    smuggled_to[np.unique(L.route_market)] = True               # destinations some route serves
+    pre = float((pre_mk[None] * restricted_steps(model)[:T] * smuggled_to[None]).sum())
     surge = 0.0
     for h in range(len(L.transits)):
         base = p.hub_baseline[h].sum()

@@ -40,6 +40,7 @@ from sim.model.world import (
     build_layout,
     build_params,
     controls_at,
+    per_step,
 )
 from sim.scenario import parse_key, set_path
 from sim.scenario.schema import METHODS, Scenario
@@ -69,6 +70,7 @@ class SmugglingModel(mesa.Model):
             raise ValueError(f"core must be 'numba' or 'reference', not {core!r}")
         self.core = Core(self, core)
         self.spec = scenario
+        self.original_spec = scenario     # as given, before any event (for what applied when)
         self.replicate = replicate
         self.horizon = steps if steps is not None else scenario.steps
         self.t = 0
@@ -119,7 +121,7 @@ class SmugglingModel(mesa.Model):
         self.last_cell = (np.zeros(L.NCELL), np.zeros(L.NCELL))
         self.tip_until = -np.ones((L.NCP, ss.networks), np.int64)
         self.tips = 0
-        self.hub_recent = p.hub_baseline.sum(axis=1).copy()   # 4-week EWMA of declared imports from the origin
+        self.hub_recent = p.hub_baseline.sum(axis=1) / p.wk   # 4-week average of imports from the origin, t/week
         self.hub_ratio = np.ones(H)
         # --- exporters ----------------------------------------------------------------
         self.blacklist_until = -np.ones((len(p.compliance_cost), K), np.int64)
@@ -341,7 +343,7 @@ class SmugglingModel(mesa.Model):
         # legitimate inspections (the cost of looking), customs' counts for next step's hit rates
         n_all = legit_cp_n + out["n_smuggled"]
         s_all = legit_cp_s + out["s_smuggled"]
-        legit_insp = legit_n * kr.cell_inspection_probs(L.cell_cp, score, p.cp_coop, p.cp_capacity, p.cp_random_share,
+        legit_insp = legit_n * kr.cell_inspection_probs(L.cell_cp, score, p.cell_coop, p.cp_capacity, p.cp_random_share,
                                                         n_all, s_all)
         self.last_cell = (out["cell_seized"], out["cell_clean"] + legit_insp)
         self.cells_now = {"legit_n": legit_n, "score": score, "legit_inspected": legit_insp,  # for inspection
@@ -353,16 +355,17 @@ class SmugglingModel(mesa.Model):
         shortfall = np.maximum(p.defense_share * p.demand_index * p.D0 - defense_supply, 0.0)
         # 3f. release, entry (follows the realised profit per completed trip)
         released = (sm.status == kr.JAILED) & (sm.release_step <= t)
-        sm.status[released] = kr.ACTIVE
+        sm.status[released] = np.where(sm.capital[released] < 0.0, kr.BANKRUPT, kr.ACTIVE)
         operating = int(np.count_nonzero((sm.status == kr.SHIPPING) | (sm.status == kr.SELLING)))
-        self.trip_ewma = 0.75 * self.trip_ewma + 0.25 * out["trips"]
+        recent = per_step(0.25, p.wk)      # weight of this week in the 4-week averages below
+        self.trip_ewma = (1 - recent) * self.trip_ewma + recent * out["trips"]
         per_trip = self.trip_ewma[1] / self.trip_ewma[0] if self.trip_ewma[0] > 1e-9 else 0.0
         x = max(per_trip, 0.0) / p.entry_profit_ref
         pool = np.flatnonzero(sm.status == kr.POOL)
         entries = min(int(p.entry_max * x / (1.0 + x) + u_entry), len(pool))
         sm.status[pool[:entries]] = kr.ACTIVE
         hub_in = hub + out["transit_rec"]
-        self.hub_recent = 0.75 * self.hub_recent + 0.25 * hub_in.sum(axis=1)
+        self.hub_recent = (1 - recent) * self.hub_recent + recent * hub_in.sum(axis=1) / p.wk
         # mass balance bookkeeping
         self.cum["production"] += np.bincount(L.sup_k, weights=self.output, minlength=K)
         self.cum["consumption"] += out["consumption"].sum(axis=0) + hub.sum(axis=0)

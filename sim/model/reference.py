@@ -139,7 +139,6 @@ class Checkpoint:
     legit_n: float          # legitimate containers this step
     legit_score: float      # their summed risk scores
     detect: list[float]     # per method, detection given inspection
-    coop: float             # scales inspection (the origin: 1)
     random_share: float     # share of capacity inspected at random
     corruption: float       # share of detections bribed away
     tip_w: float            # bonus when the consignee network was tipped off
@@ -209,7 +208,7 @@ def load_world(model, legit_n, legit_s) -> tuple[list[Route], list[Checkpoint]]:
                             float(p.commission[r]), float(p.freight[r])))
     cps = [Checkpoint(int(L.cp_country[c]), int(L.cp_kind[c]), int(L.hub_of_country[L.cp_country[c]]),
                       float(p.cp_capacity[c]), float(legit_n[c]), float(legit_s[c]), p.cp_detect[c].tolist(),
-                      float(p.cp_coop[c]), float(p.cp_random_share[c]), float(p.cp_corruption[c]), float(p.cp_tip_w[c]))
+                      float(p.cp_random_share[c]), float(p.cp_corruption[c]), float(p.cp_tip_w[c]))
            for c in range(L.NCP)]
     return routes, cps
 
@@ -297,13 +296,14 @@ def depart(t: int, smugglers, choices, gray_supply, departed, diverted) -> float
 
 
 # ---- 2. checkpoints ----------------------------------------------------------------------
-def per_container(cp: Checkpoint, score: float, n_all: float, score_all: float) -> float:
+def per_container(cp: Checkpoint, coop: float, score: float, n_all: float, score_all: float) -> float:
     """Chance that one container with this score is inspected: a random share of capacity spread
-    over all containers, the rest in proportion to risk scores; scaled by cooperation, at most 1."""
-    if n_all <= 0.0 or cp.capacity <= 0.0 or cp.coop <= 0.0:
+    over all containers, the rest in proportion to risk scores; scaled by the cooperation that
+    applies to its declaration (a hub's re-exports of origin goods), at most 1."""
+    if n_all <= 0.0 or cp.capacity <= 0.0 or coop <= 0.0:
         return 0.0
-    return min(1.0, cp.coop * (cp.random_share * cp.capacity / n_all
-                               + (1.0 - cp.random_share) * cp.capacity * score / score_all))
+    return min(1.0, coop * (cp.random_share * cp.capacity / n_all
+                            + (1.0 - cp.random_share) * cp.capacity * score / score_all))
 
 
 def cross_checkpoints(t, smugglers, routes, cps, p, world, u_cp, u_arrest, out) -> tuple[float, int]:
@@ -350,7 +350,7 @@ def cross_checkpoints(t, smugglers, routes, cps, p, world, u_cp, u_arrest, out) 
                 sh.q = 0.0
                 s.status = ACTIVE
                 continue
-            pi = per_container(cp, scores[s.idx], n_all[c], score_all[c])
+            pi = per_container(cp, world["cell_coop"][cell], scores[s.idx], n_all[c], score_all[c])
             out["insp_smuggled"][c] += n * pi
             u = u_cp[rnd][s.idx]
             inspected = u[0] < 1.0 - (1.0 - pi) ** n
@@ -372,7 +372,7 @@ def cross_checkpoints(t, smugglers, routes, cps, p, world, u_cp, u_arrest, out) 
                     arrests += 1
                     s.release_step = t + p.sentence_steps
                     s.status = JAILED          # counted as jailed until released, even after the run
-                if s.capital < 0.0:
+                if s.capital < 0.0 and s.status != JAILED:   # in prison first; bankrupt when released
                     s.status = BANKRUPT
                 continue
             if inspected:
@@ -583,6 +583,7 @@ def reference_core(model, t: int, valid, gray_exp, gray_supply, cell_score, legi
     trips = [0.0, 0.0]
     world = {"decl_cell": L.decl_cell.tolist(), "cell_cat": L.cell_cat.tolist(), "cell_origin": L.cell_origin.tolist(),
              "origin": L.origin, "cell_score": cell_score.tolist(), "tip_until": model.tip_until.tolist(),
+             "cell_coop": p.cell_coop.tolist(),
              "container_kg": p.container_kg.tolist(), "origin_price": origin_price, "trips": trips,
              "cap_room": np.maximum(p.import_cap - model.cap_used_ytd, 0.0).tolist()}
     fines, arrests = cross_checkpoints(t, smugglers, routes, cps, p, world, u_cp.tolist(), u_arrest.tolist(), flows)

@@ -291,6 +291,7 @@ class Params:
     ref_share: np.ndarray           # [S, M]
     freight_sm: np.ndarray          # [S, M] USD/kg
     ref_netback: np.ndarray         # [S, M] USD/kg
+    ref_avg_netback: np.ndarray     # [S] USD/kg, weighted by reference shares
     Q0: np.ndarray                  # [S] t/step reference output incl. hub baselines
     hub_part: np.ndarray            # [S] t/step of hubs' baseline imports it ships (origin suppliers)
     capacity0: np.ndarray           # [S] t/step
@@ -318,7 +319,8 @@ class Params:
     # checkpoints [NCP]
     cp_capacity: np.ndarray         # containers/step
     cp_detect: np.ndarray           # [NCP, 6] detection given inspection
-    cp_coop: np.ndarray
+    cp_coop: np.ndarray             # cooperation at the checkpoint
+    cell_coop: np.ndarray           # [NCELL] cooperation that applies to a declaration (re-exports at hubs)
     cp_random_share: np.ndarray
     cp_corruption: np.ndarray
     cp_learn_w: np.ndarray
@@ -333,6 +335,7 @@ class Params:
     cp_anomaly_thr: np.ndarray
     cp_tip_w: np.ndarray
     cp_tip_steps: np.ndarray
+    agency_tips: np.ndarray         # [C] investigation tips per step, by country
     cp_cost: np.ndarray             # USD per inspected container
     cp_fixed_cost: np.ndarray       # USD per step
     cover_n: np.ndarray             # [NCELL] containers of other goods per step
@@ -444,6 +447,11 @@ def build_params(s: Scenario, L: Layout) -> Params:
             coop.append(1.0)      # the origin enforces its own controls; hubs inspect imports as usual
         else:
             coop.append(ct.cooperation)
+    coop = np.array(coop)
+    # at a hub's export checkpoint cooperation scales only the checks on re-exports of origin goods
+    # (declared origin: the origin); its own exports are inspected as usual
+    hub_export = (L.cp_kind == EXPORT) & (L.hub_of_country[L.cp_country] >= 0)
+    cell_coop = np.where(hub_export[L.cell_cp] & (L.cell_origin != L.origin), 1.0, coop[L.cell_cp])
     # other goods per cell: containers/step of each cover category, spread over partner countries
     cover_n = np.zeros(L.NCELL)
     weight = np.array([s.countries[c].trade_weight for c in L.countries])
@@ -455,8 +463,9 @@ def build_params(s: Scenario, L: Layout) -> Params:
         cu = cust[c]
         mix = cu.traffic_mix if cu.traffic_mix is not None else DEFAULT_MIX[kind]
         partner = L.cell_consignee[i] if kind == "export" else L.cell_origin[i]
+        own = L.cell_origin[i] if kind == "export" else L.cell_consignee[i]
         total_w = weight.sum() - weight[home]
-        if total_w > 0:
+        if total_w > 0 and own == home:   # other goods leave as the country's own, arrive as its own
             cover_n[i] = (cu.legit_containers_per_week * wk * mix.get(covers[L.cell_cat[i] - K], 0.0)
                           * weight[partner] / total_w)
     sm, ex = s.smugglers, s.exporters
@@ -464,7 +473,8 @@ def build_params(s: Scenario, L: Layout) -> Params:
     origin_tags = "trace_tags" in oc.technologies
     tv = [s.commodities[k].typical_value_usd_kg or s.markets[s.origin][k].ref_price_usd_kg for k in L.commodities]
     return Params(
-        wk=wk, P0=P0, D0=D0, demand_index=grid("demand_index"),
+        wk=wk, P0=P0, D0=D0,
+        demand_index=grid("demand_index") * np.array([s.commodities[k].demand_index for k in L.commodities]),
         eps=np.array([s.commodities[k].elasticity for k in L.commodities]),
         eps_sub=np.array([s.commodities[k].substitution_elasticity for k in L.commodities]),
         backstop=grid("backstop_index") * P0,
@@ -476,6 +486,7 @@ def build_params(s: Scenario, L: Layout) -> Params:
         container_kg=np.array([s.commodities[k].container_load_kg for k in L.commodities]),
         typical_value=np.array(tv, float),
         ref_flow=ref_flow, ref_share=share, freight_sm=freight_sm, ref_netback=ref_netback, Q0=Q0,
+        ref_avg_netback=(share * ref_netback).sum(axis=1),
         hub_part=hub_part, capacity0=cap0,
         unit_cost=np.array([p.unit_cost_usd_kg for p in sp_list]),
         supply_elasticity=np.array([p.supply_elasticity for p in sp_list]),
@@ -494,7 +505,7 @@ def build_params(s: Scenario, L: Layout) -> Params:
         method_cost=np.array([s.methods[m].cost_usd_kg for m in METHODS]),
         cp_capacity=np.array([c.capacity_per_week * wk for c in cust]),
         cp_detect=np.array([detection_matrix(s.eff, c.technologies) for c in cust]).reshape(len(cust), len(METHODS)),
-        cp_coop=np.array(coop), cp_random_share=np.array([c.random_share for c in cust]),
+        cp_coop=coop, cell_coop=cell_coop, cp_random_share=np.array([c.random_share for c in cust]),
         cp_corruption=np.array([c.corruption for c in cust]),
         cp_learn_w=np.array([c.learn_weight for c in cust]),
         cp_memory=np.array([c.hit_rate_memory ** wk for c in cust]),
@@ -508,6 +519,7 @@ def build_params(s: Scenario, L: Layout) -> Params:
         cp_anomaly_thr=np.array([c.anomaly_threshold for c in cust]),
         cp_tip_w=np.array([c.tip_weight for c in cust]),
         cp_tip_steps=np.array([max(1, round(c.tip_duration_weeks / wk)) for c in cust], np.int64),
+        agency_tips=np.array([customs_of(s, c).investigation_tips_per_week * wk for c in L.countries]),
         cp_cost=np.array([c.cost_per_inspection_usd for c in cust]),
         cp_fixed_cost=np.array([c.capacity_cost_usd_per_year * c.capacity_per_week * yr for c in cust]),
         cover_n=cover_n, origin_trace_tags=origin_tags,

@@ -54,6 +54,7 @@ class BriefContent:
     headline: str = HEADLINE
     levers: pd.DataFrame | None = None
     bounds: dict[str, list[Bound]] = field(default_factory=dict)
+    frontier: Path | None = None        # a policy-search study folder (sim optimize) to draw
 
     @property
     def baseline(self) -> str:
@@ -265,7 +266,8 @@ def kpi_rows(table: pd.DataFrame, names: list[str], bounds: dict[str, list[Bound
 
 
 def brief_content(paths: list[Path], levers: Path | None = None, validation: Path | None = None,
-                  headline: str | None = None, today: dt.date | None = None) -> BriefContent:
+                  headline: str | None = None, today: dt.date | None = None,
+                  frontier: Path | None = None) -> BriefContent:
     """Read the folders and tables and write the brief's text (see the module docstring)."""
     runs, table, comp = gather([Path(p) for p in paths])
     names = list(runs)
@@ -309,4 +311,4 @@ def brief_content(paths: list[Path], levers: Path | None = None, validation: Pat
     return BriefContent(title=TITLE, question=question, answer=answer,
                         caveats=caveats(runs, bounds, lev, name, val, paired), scenarios=scen, header=header,
                         rows=rows, footnotes=notes, provenance=prov, runs=runs, table=table, headline=name,
-                        levers=lev, bounds=bounds)
+                        levers=lev, bounds=bounds, frontier=Path(frontier) if frontier else None)

@@ -142,7 +142,12 @@ def draw_panels(fig, gs, c: BriefContent) -> None:
     overlay(ax, runs, "illicit_delivered_t", "Tonnes per week", True, True, False)
     ax.set_title(f"Illicit deliveries to {dest}, all commodities", fontsize=9)
     ax = fig.add_subplot(row1[1])
-    if c.levers is not None and (c.levers["kpi"] == c.headline).any():
+    if c.frontier is not None:          # a policy search: what each level of spending buys
+        from sim.policy.charts import draw_frontier
+        from sim.policy.frontier import load_report
+        draw_frontier(ax, *load_report(c.frontier), legend=False)
+        ax.set_title("What each level of spending buys (policy search)", fontsize=9)
+    elif c.levers is not None and (c.levers["kpi"] == c.headline).any():
         draw_tornado(ax, c.levers, c.headline, top=6, fontsize=6.5, legend=False)
         ax.set_title(f"What moves {kpi(c.headline).label.lower()}: low (light), high (dark)\nsetting of each "
                      "lever; pale: within noise", fontsize=8)
@@ -209,13 +214,13 @@ def build_brief(c: BriefContent):
 
 
 def write_brief(paths: list[Path | str], out: Path | str = "brief.pdf", levers: Path | None = None,
-                validation: Path | None = None, headline: str | None = None) -> Path:
+                validation: Path | None = None, headline: str | None = None, frontier: Path | None = None) -> Path:
     """Write the brief (PDF page, or PNG/SVG by the suffix; .pptx writes slides) atomically."""
     out = Path(out)
     suffix = out.suffix.lower()
     if suffix not in (".pdf", ".png", ".svg", ".pptx"):
         raise ValueError(f"{out}: the brief is written as .pdf, .png, .svg or .pptx")
-    c = brief_content([Path(p) for p in paths], levers, validation, headline)
+    c = brief_content([Path(p) for p in paths], levers, validation, headline, frontier=frontier)
     if suffix == ".pptx":
         from sim.plots.slides import write_slides
         return write_slides(c, out)

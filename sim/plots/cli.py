@@ -35,8 +35,9 @@ def _write(args, what: str) -> int:
 
     write = write_report if what == "report" else write_brief
     try:
-        out = write(args.results, args.out, levers=args.levers, validation=args.validation, headline=args.kpi)
-    except (ResultsError, ValueError) as e:
+        out = write(args.results, args.out, levers=args.levers, validation=args.validation, headline=args.kpi,
+                    frontier=args.frontier)
+    except (ResultsError, ValueError, FileNotFoundError) as e:
         print(f"sim {what}: {e}", file=sys.stderr)
         return 2
     print(out)
@@ -51,6 +52,8 @@ def _add_brief_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--validation", default=None, metavar="FILE",
                    help="validation report (docs/validation.md): failed held-out checks go into the caveats")
     p.add_argument("--kpi", default=None, help="the KPI the answer is about (default: illicit_delivered_t)")
+    p.add_argument("--frontier", default=None, metavar="STUDY_DIR",
+                   help="a policy search folder (sim optimize): its frontier is drawn beside the deliveries")
 
 
 def register(subparsers) -> None:

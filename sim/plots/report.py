@@ -75,12 +75,13 @@ def render_report(c: BriefContent) -> str:
 
 
 def write_report(paths: list[Path | str], out: Path | str = "report.html", levers: Path | None = None,
-                 validation: Path | None = None, headline: str | None = None) -> Path:
+                 validation: Path | None = None, headline: str | None = None, frontier: Path | None = None) -> Path:
     """Write the HTML report atomically (mode 0644) and return its path."""
     from sim.outputs.results import atomic_write_text
 
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"{out}: the report is written as .html")
-    atomic_write_text(out, render_report(brief_content([Path(p) for p in paths], levers, validation, headline)))
+    atomic_write_text(out, render_report(brief_content([Path(p) for p in paths], levers, validation, headline,
+                                                       frontier=frontier)))
     return out

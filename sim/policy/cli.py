@@ -54,8 +54,8 @@ def register(subparsers) -> None:
     p.add_argument("--steps", type=int, help="horizon in steps (default: the scenario's)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a scenario key for every mix (repeatable)")
-    p.add_argument("--posterior", metavar="FILE", help="posterior ensemble (Parquet): one draw per replicate, "
-                   "the same for every mix; adds the robust choice")
+    p.add_argument("--posterior", metavar="FILE", help="posterior ensemble (Parquet, from sim calibrate): one "
+                   "parameter set per replicate, the same for every mix; adds the robust choice")
     p.add_argument("--study", metavar="DIR", help="study folder (default: results/<name>/optimize-<run-id>)")
     p.add_argument("--resume", action="store_true", help="continue the search in --study")
     add_executor_args(p)
@@ -64,24 +64,25 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_optimize)
 
 
-def posterior_draws(path: str, replicates: int, seed: int) -> tuple[list[dict], list[float] | None]:
-    """One override dict per replicate from a posterior ensemble, and their weights (None: equal).
+def posterior_draws(args, base, replicates: int, lever_keys: list[str]):
+    """(one override dict per replicate, the posterior's manifest entry) for --posterior, or (None, {}).
 
-    Provided by sim.experiments.posterior (the `--posterior` of run, compare and sweep), so
-    every command draws the same parameter set for replicate r.
+    sim.experiments.posterior draws replicate r's parameter set from the scenario's master
+    seed alone, as `sim run --posterior` does, so every mix (and each row's `sim run`
+    command) runs the same draws. The ensemble may not set a lever or a --set key.
     """
-    try:
-        from sim.experiments import posterior
-    except ImportError:
-        raise ExperimentError("--posterior: this build has no posterior ensembles yet "
-                              "(sim.experiments.posterior)") from None
-    return posterior.replicate_draws(path, replicates, seed)
+    if not args.posterior:
+        return None, {}
+    from sim.experiments.posterior import posterior_hook
+
+    hook = posterior_hook(args, [base], fixed_keys=lever_keys)
+    return [hook.posterior.params(base.seed, r) for r in range(replicates)], hook.manifest(base.seed, replicates)
 
 
 def cmd_optimize(args) -> int:
     from sim.outputs import results as outputs
-    from sim.policy.levers import parse_constraint, parse_lever, parse_objective
-    from sim.policy.search import make_problem, optimize
+    from sim.policy.levers import check_name, parse_constraint, parse_lever, parse_objective
+    from sim.policy.search import STUDY_FILE, make_problem, optimize
     from sim.scenario import load_scenario
 
     if args.resume and not args.study:
@@ -90,17 +91,14 @@ def cmd_optimize(args) -> int:
     keys = [lv.key for lv in levers]
     objectives = [parse_objective(t, keys) for t in args.objective]
     constraints = [parse_constraint(t, keys) for t in args.constraint]
-    from sim.policy.levers import check_name
-
     check_name(args.cost, keys, "--cost")
     overrides = list(args.overrides) + [f"{k}={v}" for k, v in (("seed", args.seed), ("steps", args.steps))
                                         if v is not None]
     base = load_scenario(args.file, overrides)
     reps = args.replicates if args.replicates is not None else base.replicates
-    draws, weights = posterior_draws(args.posterior, reps, base.seed) if args.posterior else (None, None)
+    draws, post_manifest = posterior_draws(args, base, reps, keys)
     problem = make_problem(args.file, levers, objectives, constraints, cost=args.cost, replicates=reps,
-                           overrides=overrides, population=args.population, draws=draws, weights=weights,
-                           posterior=args.posterior)
+                           overrides=overrides, population=args.population, draws=draws, posterior=args.posterior)
     for note in problem.notes:
         print(note, file=sys.stderr)
     out = Path(args.study) if args.study else (
@@ -110,6 +108,9 @@ def cmd_optimize(args) -> int:
         study = optimize(problem, out, args.budget, resume=args.resume, workers=args.workers,
                          scheduler=args.scheduler, progress=True)
     except KeyboardInterrupt:
+        if not (out / STUDY_FILE).is_file():
+            print("interrupted before the search started; nothing was saved", file=sys.stderr)
+            return 130
         again = [a for a in args.argv if a != "--resume"] + ([] if args.study else ["--study", str(out)])
         print(f"interrupted; every finished mix is saved in {out}. Continue with:\n"
               f"  sim {shlex.join(again)} --resume", file=sys.stderr)
@@ -118,7 +119,7 @@ def cmd_optimize(args) -> int:
     manifest = {"kind": "optimize", "command_line": ["sim", *args.argv], "started": started.isoformat(),
                 "ended": dt.datetime.now(dt.timezone.utc).isoformat(), "resumed": bool(args.resume),
                 "budget": args.budget, "spec": problem.spec(), "versions": outputs.versions(),
-                "git_commit": outputs.git_commit(), "scenario": base.model_dump(mode="json")}
+                "git_commit": outputs.git_commit(), "scenario": base.model_dump(mode="json"), **post_manifest}
     outputs.atomic_write_text(out / "optimize.json", json.dumps(outputs.jsonable(manifest), indent=2) + "\n")
     print((out / "answer.txt").read_text(encoding="utf-8"), end="")
     failed = sum(t.state.name == "FAIL" for t in study.trials)

@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from sim.model.metrics import KPI, kpi
-from sim.outputs.results import atomic_write_text, jsonable
+from sim.outputs.atomic import atomic_path, atomic_write_text
+from sim.outputs.results import jsonable
 from sim.outputs.tables import fmt_number, kpi_table
 from sim.policy.robust import robust_choice, worst_deciles
 from sim.policy.search import Problem, constraint_bounds
@@ -246,7 +247,27 @@ def _band(name: str, row) -> str:
 
 
 def _mix(problem: Problem, row) -> str:
-    return ", ".join(f"{lv.key} = {fmt_number(row[lv.key])}" for lv in problem.levers)
+    return ", ".join(f"{lv.key} = {int(row[lv.key]):,}" if lv.integer else f"{lv.key} = {fmt_number(row[lv.key])}"
+                     for lv in problem.levers)
+
+
+def bound_flags(problem: Problem, frontier: pd.DataFrame) -> list[str]:
+    """A flag for each lever that sits at an end of its range in at least half the non-dominated
+    mixes: there the range, not the search, decides the answer (or the lever costs nothing)."""
+    out = []
+    for lv in problem.levers:
+        if frontier.empty:
+            break
+        near = max(lv.step or 0.0, 1.0 if lv.integer else 0.0, 0.02 * (lv.hi - lv.lo))
+        for end, name in ((lv.lo, "lower"), (lv.hi, "upper")):
+            if name == "lower" and lv.lo == 0:  # nothing below zero to widen to: a finding, not a bound
+                continue
+            n = int((abs(frontier[lv.key].astype(float) - end) <= near + 1e-12).sum())
+            if 2 * n >= len(frontier):
+                out.append(f"flag: {lv.key} is at (or within {near:g} of) the {name} end of its range, {end:g}, in "
+                           f"{n} of {len(frontier)} non-dominated mixes: the range decides it, not the search "
+                           "(widen it, or check what that lever costs in the scenario).")
+    return out
 
 
 def answer_lines(problem: Problem, rep: Report) -> list[str]:
@@ -262,6 +283,7 @@ def answer_lines(problem: Problem, rep: Report) -> list[str]:
     if sq:
         out.append("Status quo: " + "; ".join(f"{n} {fmt_kpi(n, sq[n]['mean'])}" for n in names if n in sq) + ".")
     out.append(f"{s['non_dominated']} non-dominated mixes (frontier.csv).")
+    out += bound_flags(problem, rep.frontier)
     if s["failures"]:
         out.append(f"{s['failed']} mixes failed (listed in summary.json); the first, trial {s['failures'][0]['trial']}: "
                    f"{s['failures'][0]['error']}")
@@ -314,9 +336,8 @@ def write_report(rep: Report, folder: str | os.PathLike) -> list[Path]:
 
 
 def _parquet(df: pd.DataFrame, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.partial")
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False)
     return path
 
 

@@ -35,13 +35,14 @@ from sim.experiments.execution import (
     ExperimentError,
     RunFailure,
     Task,
-    _deferred_interrupt,
     check_executor,
     default_run_fn,
+    deferred_interrupt,
     execute,
     replicate_list,
 )
-from sim.experiments.sweep import _BadPoint, _Guard  # a mix the loader rejects fails with its message
+from sim.experiments.sweep import BadPoint, Guard  # a mix the loader rejects fails with its message
+from sim.outputs.atomic import FolderBusy, folder_lock
 from sim.policy.levers import Constraint, Lever, Objective, check_levers
 from sim.scenario import ScenarioError, load_scenario, parse_key
 
@@ -205,7 +206,7 @@ def open_study(problem: Problem, study_dir: str | os.PathLike, resume: bool):
                               "or choose another --study")
     out.mkdir(parents=True, exist_ok=True)
     directions = ["minimize" if o.minimise else "maximize" for o in problem.objectives]
-    with _deferred_interrupt():  # a study is created with its spec or not at all
+    with deferred_interrupt():  # a study is created with its spec or not at all
         study = optuna.create_study(study_name=STUDY_NAME, storage=_storage(out), directions=directions)
         study.set_user_attr("spec", spec)
         for params in first_generation(problem, spec["seed"]):
@@ -258,7 +259,7 @@ def _tasks(problem: Problem, cands: Sequence[Candidate]):
             scs = [sc if problem.draws is None else apply_params(sc, problem.draws[r])
                    for r in range(problem.replicates)]
         except ScenarioError as e:  # a mix the loader rejects fails with its message; the search goes on
-            scs = [_BadPoint(f"mix-{c.tag}", " ".join(str(e).split()))] * problem.replicates
+            scs = [BadPoint(f"mix-{c.tag}", " ".join(str(e).split()))] * problem.replicates
         for r, s in enumerate(scs):
             yield Task((c.tag, r), s, r)
 
@@ -269,7 +270,7 @@ def evaluate(problem: Problem, cands: Sequence[Candidate], done: Callable, *, wo
     candidate completes. kpis: {KPI: [value per replicate]} (None for NaN); error: "" or why."""
     R = problem.replicates
     got: dict = {c.tag: {} for c in cands}
-    for (tag, r), outcome in execute(_tasks(problem, cands), len(cands) * R, _Guard(run_fn or default_run_fn()),
+    for (tag, r), outcome in execute(_tasks(problem, cands), len(cands) * R, Guard(run_fn or default_run_fn()),
                                      workers=workers, scheduler=scheduler, progress=False, kpis_only=True):
         got[tag][r] = outcome
         if len(got[tag]) == R:
@@ -327,6 +328,16 @@ def optimize(problem: Problem, study_dir: str | os.PathLike, budget: int = 100, 
     if budget < 1:
         raise ExperimentError(f"--budget: must be >= 1 (got {budget})")
     check_executor(workers, scheduler)
+    _optuna()
+    try:
+        with folder_lock(Path(study_dir), "a policy search"):
+            return _optimize_locked(problem, study_dir, budget, resume, workers, scheduler, progress, run_fn)
+    except FolderBusy as e:
+        raise ExperimentError(f"--study {e}") from None
+
+
+def _optimize_locked(problem: Problem, study_dir, budget: int, resume: bool, workers, scheduler, progress, run_fn):
+    """The body of `optimize`, run while this process holds the study folder's lock."""
     optuna = _optuna()
     study = open_study(problem, study_dir, resume)
     seed = problem.base().seed
@@ -337,7 +348,7 @@ def optimize(problem: Problem, study_dir: str | os.PathLike, budget: int = 100, 
         evaluate(problem, [Candidate("status_quo", {})], lambda t, k, e: sq.update(kpis=k, error=e), **ex)
         if sq["error"]:
             raise ExperimentError(f"{problem.scenario}: the scenario as given fails: {sq['error']}")
-        with _deferred_interrupt():
+        with deferred_interrupt():
             study.set_user_attr("status_quo", sq["kpis"])
     reported = study.user_attrs["status_quo"]
     missing = [n for n in dict.fromkeys([o.name for o in problem.objectives] + [c.name for c in problem.constraints]
@@ -358,7 +369,7 @@ def optimize(problem: Problem, study_dir: str | os.PathLike, budget: int = 100, 
             k = min(problem.population - n % problem.population, budget - n)
             dists = {lv.key: lv.distribution() for lv in problem.levers}
             asked = []
-            with _deferred_interrupt():  # a generation is asked whole or not at all
+            with deferred_interrupt():  # a generation is asked whole or not at all
                 for i in range(k):
                     study.sampler = trial_sampler(problem, seed, n + i)
                     trial = study.ask(dists)
@@ -417,7 +428,7 @@ def _key(problem: Problem, params: dict) -> tuple:
 
 def _finish(problem: Problem, study, t, kpis: dict | None, error: str, bounds: list[float], bar) -> None:
     """Store a candidate's KPIs and constraint violations, then finish its trial (Ctrl-C waits)."""
-    with _deferred_interrupt():
+    with deferred_interrupt():
         _tell(problem, study, t, kpis, error, bounds)
     bar.update(1)
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from sim.scenario import schema
-from sim.scenario.load import _unwrap
+from sim.scenario.load import unwrap_type
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "scenario-format.md"
 REGENERATE = "python -m sim.scenario.docgen --write"
@@ -153,7 +153,7 @@ Check a file with `sim validate FILE`; see every resolved value with `sim show F
 
 def type_name(tp) -> str:
     """A type annotation in words an analyst reads."""
-    tp = _unwrap(tp)
+    tp = unwrap_type(tp)
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is typing.Literal:
         return "text"
@@ -198,7 +198,7 @@ def _inner_metadata(tp) -> list:
 
 
 def _literal(tp) -> tuple:
-    tp = _unwrap(tp)
+    tp = unwrap_type(tp)
     if typing.get_origin(tp) is typing.Literal:
         return typing.get_args(tp)
     if typing.get_origin(tp) is list:
@@ -261,7 +261,7 @@ def model_table(model: type[BaseModel]) -> list[str]:
 
 def models_of(tp, depth=0):
     """(model, id levels) for a field: Model, dict[str, Model], dict[str, dict[str, Model]]."""
-    tp = _unwrap(tp)
+    tp = unwrap_type(tp)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return tp, depth
     if typing.get_origin(tp) is dict:

@@ -274,7 +274,7 @@ def _show(v) -> str:
     return str(v)
 
 
-def _unwrap(tp):
+def unwrap_type(tp):
     while True:
         if typing.get_origin(tp) is typing.Annotated:
             tp = typing.get_args(tp)[0]
@@ -284,11 +284,11 @@ def _unwrap(tp):
             return tp
 
 
-def _model_at(loc) -> type[BaseModel] | None:
+def model_at(loc) -> type[BaseModel] | None:
     """The pydantic model that validates the table at `loc` (e.g. ("customs", "CN"))."""
     tp = Scenario
     for part in loc:
-        tp = _unwrap(tp)
+        tp = unwrap_type(tp)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             if part not in tp.model_fields:
                 return None
@@ -297,7 +297,7 @@ def _model_at(loc) -> type[BaseModel] | None:
             tp = typing.get_args(tp)[-1]
         else:
             return None
-    tp = _unwrap(tp)
+    tp = unwrap_type(tp)
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
 
 
@@ -307,7 +307,7 @@ def explain(err: dict) -> str:
     if t == "missing":
         return "missing required key"
     if t == "extra_forbidden":
-        model = _model_at(loc[:-1])
+        model = model_at(loc[:-1])
         allowed = sorted(model.model_fields) if model else []
         kind = "table" if isinstance(v, dict) and len(loc) == 1 else "key"
         hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
@@ -364,7 +364,7 @@ def _problems(data: dict) -> tuple[Scenario | None, list[tuple[Path_, str]]]:
     trimmed = copy.deepcopy(data)
     for loc, msg in errs:
         strs = [p for p in loc if isinstance(p, str)]
-        model = _model_at(strs[:-1])
+        model = model_at(strs[:-1])
         field = model.model_fields.get(strs[-1]) if model else None
         if msg == "missing required key" or (field is not None and field.is_required()):
             return None, errs
@@ -481,25 +481,26 @@ def load_scenario(path, overrides=(), root=None) -> Scenario:
     return model
 
 
-def cut_horizon(s: Scenario, steps: int | None, option: str = "--steps") -> tuple[Scenario, str | None]:
-    """The scenario run for only `steps` steps (an option such as --steps shortens a valid file).
+def cut_horizon(s: Scenario, steps: int | None = None, option: str = "--steps") -> tuple[Scenario, str | None]:
+    """The scenario as it runs: shortened to `steps` when an option such as --steps gives it,
+    without the events and controls dated after its last step (they could not apply).
 
-    Events and controls dated after the new horizon do not apply and are left out; the note
-    (None when nothing was cut) names the option and what it cut, for the command to print."""
-    if steps is None or steps == s.steps:
-        return s, None
-    if steps < 1:
+    The note (None when nothing falls after the end) names what does not apply and why, with
+    the option that shortened the run when it did; the commands print it, so nothing is
+    dropped silently."""
+    if steps is not None and steps < 1:
         raise ScenarioError([f"{option}: must be >= 1 (got {steps})"])
-    events = {e: v for e, v in s.events.items() if s.event_step(v) < steps}
-    controls = {c: v for c, v in s.controls.items() if s.control_step(v) < steps}
-    cut = s.model_copy(update={"steps": steps, "events": events, "controls": controls,
+    n = s.steps if steps is None else steps
+    events = {e: v for e, v in s.events.items() if s.event_step(v) < n}
+    controls = {c: v for c, v in s.controls.items() if s.control_step(v) < n}
+    cut = s.model_copy(update={"steps": n, "events": events, "controls": controls,
                                "headline_event": s.headline_event if s.headline_event in events else ""})
-    gone = [f"{e} ({s.date_of(s.event_step(v))})" for e, v in s.events.items() if e not in events]
+    gone = [f"event {e} ({s.date_of(s.event_step(v))})" for e, v in s.events.items() if e not in events]
     gone += [f"control {c} ({s.date_of(s.control_step(v))})" for c, v in s.controls.items() if c not in controls]
     if not gone:
         return cut, None
-    return cut, (f"{option} {steps}: the run ends on {s.date_of(steps - 1)}; after it, so not applied: "
-                 + ", ".join(gone))
+    why = f"{option} {n}: the run ends" if steps is not None and steps != s.steps else f"{s.name}: the run ends"
+    return cut, f"{why} on {s.date_of(n - 1)}; after it, so not applied: " + ", ".join(gone)
 
 
 def _order(msg: str):
@@ -508,16 +509,16 @@ def _order(msg: str):
 
 
 # ---------------------------------------------------------------- writing ------------
-def _lit(v) -> str:
+def toml_literal(v) -> str:
     """A value as a one-line TOML literal (tomli_w writes each scalar; arrays stay on one line)."""
     if isinstance(v, list):
-        return "[" + ", ".join(_lit(x) for x in v) + "]"
+        return "[" + ", ".join(toml_literal(x) for x in v) + "]"
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{_key(k)} = {_lit(x)}" for k, x in v.items()) + "}"
+        return "{" + ", ".join(f"{toml_key(k)} = {toml_literal(x)}" for k, x in v.items()) + "}"
     return tomli_w.dumps({"x": v})[4:-1]
 
 
-def _key(k: str) -> str:
+def toml_key(k: str) -> str:
     return tomli_w.dumps({k: 0})[:-5]
 
 
@@ -526,9 +527,9 @@ def _tables(d: dict, name: str) -> list[str]:
     values = [(k, v) for k, v in d.items() if v is not None and not (isinstance(v, dict) and v)]
     subs = [(k, v) for k, v in d.items() if isinstance(v, dict) and v]
     out = ([f"[{name}]"] if name and (values or not subs) else [])
-    out += [f"{_key(k)} = {_lit(v)}" for k, v in values]
+    out += [f"{toml_key(k)} = {toml_literal(v)}" for k, v in values]
     for k, v in subs:
-        out += [""] + _tables(v, f"{name}.{_key(k)}" if name else _key(k))
+        out += [""] + _tables(v, f"{name}.{toml_key(k)}" if name else toml_key(k))
     return out
 
 

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from sim.scenario import docgen
-from sim.scenario.load import _key, _lit
+from sim.scenario.load import toml_key, toml_literal
 from sim.scenario.schema import Scenario, check_references
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "scenarios" / "template.toml"
@@ -151,9 +151,9 @@ def _default_text(table_default, ids: tuple, name: str, f: FieldInfo) -> str:
     for i in ids:
         entry = entry.get(i) if isinstance(entry, dict) else None
     if isinstance(entry, BaseModel):
-        return _lit(getattr(entry, name))
+        return toml_literal(getattr(entry, name))
     if isinstance(entry, dict) and name in entry:
-        return _lit(entry[name])
+        return toml_literal(entry[name])
     text = docgen.default(f).replace("`", "")
     return text.replace("**required**", "required")
 
@@ -190,7 +190,7 @@ def _model_section(s: Scenario, name: str, f: FieldInfo, model: type[BaseModel],
         raise ValueError(f"sim.scenario.template.WORLD needs at least one entry in '{name}' to show its keys")
     out, first = [], None
     for ids, values in entries:
-        header = ".".join([name, *map(_key, ids)])
+        header = ".".join([name, *map(toml_key, ids)])
         out += ["", f"[{header}]"]
         if first is not None:
             out.append(f"# keys as in [{first}] above")
@@ -199,12 +199,12 @@ def _model_section(s: Scenario, name: str, f: FieldInfo, model: type[BaseModel],
                 out += _comment(key, kf, _default_text(table_default, ids, key, kf))
             v = values[key]
             if v is not None:
-                out.append(f"{_key(key)} = {_lit(v)}")
+                out.append(f"{toml_key(key)} = {toml_literal(v)}")
             elif key in ALTERNATIVES and values.get(ALTERNATIVES[key]) is not None:
                 step = s.step_of(values[ALTERNATIVES[key]])
-                out.append(f"# {_key(key)} = {step}  # instead of {ALTERNATIVES[key]}")
+                out.append(f"# {toml_key(key)} = {step}  # instead of {ALTERNATIVES[key]}")
             elif first is None and key in OPTIONAL_EXAMPLES:
-                out.append(f"# {_key(key)} = {OPTIONAL_EXAMPLES[key]}  # optional")
+                out.append(f"# {toml_key(key)} = {OPTIONAL_EXAMPLES[key]}  # optional")
             elif first is not None and not kf.is_required():
                 continue      # an optional key this entry leaves out (the first entry shows it)
             else:
@@ -218,14 +218,14 @@ def _value_section(s: Scenario, name: str, f: FieldInfo, depth: int) -> list[str
     table_default = f.default_factory() if f.default_factory is not None else {}
     out = []
     for ids, row in _entries(s.model_dump(mode="python")[name], depth - 1):
-        out += ["", "[" + ".".join([name, *map(_key, ids)]) + "]"]
+        out += ["", "[" + ".".join([name, *map(toml_key, ids)]) + "]"]
         default_row = table_default
         for i in ids:
             default_row = default_row.get(i, {}) if isinstance(default_row, dict) else {}
         for key, v in row.items():
             d = default_row.get(key)
-            note = "" if d == v else f"  # default: {'none' if d is None else _lit(d)}"
-            out.append(f"{_key(key)} = {_lit(v)}{note}")
+            note = "" if d == v else f"  # default: {'none' if d is None else toml_literal(d)}"
+            out.append(f"{toml_key(key)} = {toml_literal(v)}{note}")
     return out
 
 
@@ -242,7 +242,7 @@ def generate() -> str:
         model, depth = docgen.models_of(f.annotation)
         if model is None and depth == 0:
             out += ["", *_comment(name, f, _default_text(None, (), name, f)),
-                    f"{_key(name)} = {_lit(values[name])}"]
+                    f"{toml_key(name)} = {toml_literal(values[name])}"]
         else:
             tables.append((name, f, model, depth))
     for name, f, model, depth in tables:
