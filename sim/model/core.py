@@ -116,12 +116,12 @@ class Core:
                   p.commission, p.freight, p.method_cost, mdl.price[0], mdl.gray_buy, gray_exp,
                   p.fine_multiple, p.arrest_prob, p.sentence_cost, p.temperature, p.risk_averse,
                   out_k, out_r, out_m, out_q, out_unit)
-        wanted = np.bincount(out_k[out_k >= 0], weights=out_q[out_k >= 0], minlength=K)
+        wanted = np.zeros(K)
         departed = np.zeros((R, NM))
         diverted = np.zeros(K)
         spent = kr.depart(t, sm.status, sm.capital, sm.ship_k, sm.ship_r, sm.ship_m, sm.ship_q, sm.ship_depart,
                           sm.ship_pos, sm.trip_cost, sm.trip_rev, out_k, out_r, out_m, out_q, out_unit,
-                          gray_supply, departed, diverted)
+                          gray_supply, wanted, departed, diverted)
         o = _outputs(L, mdl.n_networks)
         mdl_obs = mdl.obs
         mdl_obs.n[:] = 0

@@ -215,12 +215,10 @@ def choose(t, status, ready, capital, capacity_t, risk_aversion, cost_factor, ne
 
 @njit(cache=True)
 def depart(t, status, capital, ship_k, ship_r, ship_m, ship_q, ship_depart, ship_pos, trip_cost, trip_rev,
-           out_k, out_r, out_m, out_q, out_unit, gray_supply, departed_t, diverted_t):
-    """Ration chosen quantities to the diverted supply per commodity (pro rata) and send them off.
-
-    Returns the money spent (USD)."""
+           out_k, out_r, out_m, out_q, out_unit, gray_supply, want, departed_t, diverted_t):
+    """Ration chosen quantities (summed into `want` [K] t) to the diverted supply per commodity
+    (pro rata) and send them off. Returns the money spent (USD)."""
     K = gray_supply.shape[0]
-    want = np.zeros(K)
     for i in range(status.shape[0]):
         if out_k[i] >= 0:
             want[out_k[i]] += out_q[i]
