@@ -243,6 +243,16 @@ def _raise_terminated(signum, frame):
 
 
 # ---------------------------------------------------------------- parser -------------
+class _Version(argparse.Action):
+    """--version, looking the version up only when asked (sim/__init__.py says why)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from sim import __version__
+
+        print(f"sim {__version__}")
+        parser.exit()
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The full parser. When `command` is an extra command, only its module is imported."""
     parser = argparse.ArgumentParser(
@@ -250,8 +260,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         description="Agent-based simulation of critical-mineral smuggling under export controls.",
         epilog="examples:\n  sim list\n  sim validate scenarios/*.toml\n"
                "  sim run scenarios/antimony_2024.toml --replicates 20 --seed 1")
-    from sim import __version__
-    parser.add_argument("--version", action="version", version=f"sim {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show program's version number and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = _add(sub, "validate", "check scenario files; print FILE: ok or one line per problem",

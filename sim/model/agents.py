@@ -6,10 +6,12 @@ transit countries, buyers, suppliers) are small objects whose `update` runs once
 
 from __future__ import annotations
 
-import mesa
 import numpy as np
 
 from sim.model import kernels as kr
+from sim.model.lazy import import_mesa
+
+mesa = import_mesa()
 
 STATUS_NAMES = {kr.POOL: "pool", kr.ACTIVE: "active", kr.SHIPPING: "shipping", kr.SELLING: "selling",
                 kr.JAILED: "jailed", kr.BANKRUPT: "bankrupt"}
@@ -43,8 +45,9 @@ class SmugglerAgent(mesa.Agent):
         from sim.scenario.schema import METHODS
         c = self.model.layout.lane_names.index(lane)
         m = METHODS.index(method)
-        a, b = self.model.sm.a[self.idx, c, m], self.model.sm.b[self.idx, c, m]
-        return float(a / (a + b))
+        mdl = self.model
+        a, b = mdl.sm.counts(self.idx, mdl.t - 1, mdl.params.forgetting, mdl.a0, mdl.b0)
+        return float(a[c, m] / (a[c, m] + b[c, m]))
 
 
 class ExporterAgent(mesa.Agent):

@@ -18,8 +18,12 @@ from sim.scenario.schema import METHODS
 
 @dataclass
 class Smugglers:
-    """Per-smuggler arrays (row i is SmugglerAgent i). Beliefs a, b are Beta counts [N, lanes, 6]
-    (a lane is a checkpoint and the consignee declared there; see Layout.route_lane)."""
+    """Per-smuggler arrays (row i is SmugglerAgent i), and the beliefs of their networks.
+
+    Beliefs are Beta counts per lane (a checkpoint and the consignee declared there; see
+    Layout.route_lane) and method. Smuggler i's counts are its network's part plus its own part,
+    net_a[network[i]] + f^(s - epoch) own_a[i] after the update of step s (f: forgetting), or the
+    prior while joined[i] == FRESH; `counts` computes them (kernels.update_beliefs says why)."""
 
     status: np.ndarray
     capital: np.ndarray          # USD
@@ -28,8 +32,12 @@ class Smugglers:
     cost_factor: np.ndarray      # own factor on freight and concealment costs
     network: np.ndarray
     release_step: np.ndarray
-    a: np.ndarray
-    b: np.ndarray
+    own_a: np.ndarray            # [N, lanes, 6] own part of the Beta counts, scaled to step `epoch`
+    own_b: np.ndarray
+    joined: np.ndarray           # kernels.FRESH (counts: the prior), JOINED or FROZEN (own_a, own_b whole)
+    epoch: np.ndarray            # [1] the step own parts are scaled to
+    net_a: np.ndarray            # [networks, lanes, 6] each network's part of the Beta counts
+    net_b: np.ndarray
     ship_k: np.ndarray
     ship_r: np.ndarray
     ship_m: np.ndarray
@@ -57,13 +65,25 @@ class Smugglers:
             network=rng.integers(0, ss.networks, N).astype(i64),
             cost_factor=np.exp(ss.cost_spread * rng.standard_normal(N)),
             release_step=np.zeros(N, i64),
-            a=np.broadcast_to(a0[None, :, None], shape).copy(),
-            b=np.broadcast_to(b0[None, :, None], shape).copy(),
+            own_a=np.zeros(shape), own_b=np.zeros(shape), joined=np.full(N, kr.FRESH, i64),
+            epoch=np.full(1, -1, i64),
+            net_a=np.broadcast_to(a0[None, :, None], (ss.networks, lanes, methods)).copy(),
+            net_b=np.broadcast_to(b0[None, :, None], (ss.networks, lanes, methods)).copy(),
             ship_k=np.zeros(N, i64), ship_r=np.zeros(N, i64), ship_m=np.zeros(N, i64),
             ship_q=np.zeros(N), ship_depart=np.zeros(N, i64), ship_pos=np.zeros(N, i64),
             hold_q=np.zeros(N), hold_k=np.zeros(N, i64), hold_mkt=np.zeros(N, i64), hold_comm=np.zeros(N),
             hold_since=np.zeros(N, i64),
             trip_cost=np.zeros(N), trip_rev=np.zeros(N))
+
+    def counts(self, i: int, step: int, forgetting: float, a0: np.ndarray, b0: np.ndarray):
+        """Smuggler i's Beta counts (a, b) [lanes, 6] after the belief update of step `step`."""
+        if self.joined[i] == kr.FRESH:
+            shape = self.own_a.shape[1:]
+            return np.broadcast_to(a0[:, None], shape).copy(), np.broadcast_to(b0[:, None], shape).copy()
+        if self.joined[i] == kr.FROZEN:
+            return self.own_a[i].copy(), self.own_b[i].copy()
+        g, fac = self.network[i], forgetting ** (step - int(self.epoch[0]))
+        return self.net_a[g] + fac * self.own_a[i], self.net_b[g] + fac * self.own_b[i]
 
 
 class Core:
@@ -90,17 +110,18 @@ class Core:
         NM = len(METHODS)
         out_k, out_r, out_m = (np.empty(N, np.int64) for _ in range(3))
         out_q, out_unit = np.empty(N), np.empty(N)
-        kr.choose(sm.status, ready, sm.capital, sm.capacity, sm.risk_aversion, sm.cost_factor,
-                  sm.network, sm.a, sm.b, u_choice, valid, L.route_market, L.route_lane, L.route_ncp,
+        kr.choose(t, sm.status, ready, sm.capital, sm.capacity, sm.risk_aversion, sm.cost_factor, sm.network,
+                  sm.own_a, sm.own_b, sm.joined, sm.epoch, sm.net_a, sm.net_b, mdl.a0, mdl.b0, p.forgetting,
+                  u_choice, valid, L.route_market, L.route_lane, L.route_ncp,
                   p.commission, p.freight, p.method_cost, mdl.price[0], mdl.gray_buy, gray_exp,
                   p.fine_multiple, p.arrest_prob, p.sentence_cost, p.temperature, p.risk_averse,
                   out_k, out_r, out_m, out_q, out_unit)
-        wanted = np.bincount(out_k[out_k >= 0], weights=out_q[out_k >= 0], minlength=K)
+        wanted = np.zeros(K)
         departed = np.zeros((R, NM))
         diverted = np.zeros(K)
         spent = kr.depart(t, sm.status, sm.capital, sm.ship_k, sm.ship_r, sm.ship_m, sm.ship_q, sm.ship_depart,
                           sm.ship_pos, sm.trip_cost, sm.trip_rev, out_k, out_r, out_m, out_q, out_unit,
-                          gray_supply, departed, diverted)
+                          gray_supply, wanted, departed, diverted)
         o = _outputs(L, mdl.n_networks)
         mdl_obs = mdl.obs
         mdl_obs.n[:] = 0
@@ -132,8 +153,9 @@ class Core:
                                sm.hold_since, sm.trip_cost, sm.trip_rev, o["gray_sold"], o["gray_price"], o["sold_by"],
                                trips)
         if p.learning:
-            kr.update_beliefs(sm.status, sm.network, sm.a, sm.b, mdl.a0, mdl.b0, p.forgetting, p.network_share,
-                              p.public_share, mdl_obs.cp, mdl_obs.seized, mdl_obs.n, sm.ship_m, mdl.n_networks)
+            kr.update_beliefs(t, sm.status, sm.network, sm.own_a, sm.own_b, sm.joined, sm.epoch, sm.net_a, sm.net_b,
+                              mdl.a0, mdl.b0, p.forgetting, p.network_share, p.public_share, mdl_obs.cp, mdl_obs.seized,
+                              mdl_obs.n, sm.ship_m)
         o.update(departed=departed, diverted=diverted, wanted=wanted, spent=spent, fines=fines, arrests=arrests,
                  offer=offer, revenue=revenue, trips=trips)
         return o

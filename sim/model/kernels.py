@@ -17,18 +17,33 @@ import math
 import numpy as np
 from numba import njit
 
+from sim.model.lazy import defer
+
+defer("scipy.linalg")   # numba's first compile or cache load imports it only to look for a BLAS (sim.model.lazy)
+
 POOL, ACTIVE, SHIPPING, SELLING, JAILED, BANKRUPT = 0, 1, 2, 3, 4, 5
+# A smuggler's beliefs (see update_beliefs): still the prior (it has not been in the game at a belief
+# update yet), its network's part plus its own, or stopped at bankruptcy (own_a, own_b hold them whole)
+FRESH, JOINED, FROZEN = 0, 1, 2
+RESCALE_BELOW = 1e-100   # own parts are rescaled to the current step when f^(steps since) falls below this
 KG_PER_T = 1000.0
 M_UNDERVALUE = 4
 
 
 @njit(cache=True)
-def interdiction_belief(a, b, i, route_lane, route_ncp, r, m):
-    """p_o = 1 - prod over the route's checkpoint lanes c of (1 - a/(a+b))."""
+def interdiction_belief(i, g, fac, fresh, own_a, own_b, net_a, net_b, a0, b0, route_lane, route_ncp, r, m):
+    """p_o = 1 - prod over the route's checkpoint lanes c of (1 - a/(a+b)), with smuggler i's Beta
+    counts a = net_a[g] + fac x own_a[i] (see update_beliefs), or the prior a0, b0 when `fresh`."""
     through = 1.0
     for j in range(route_ncp[r]):
         c = route_lane[r, j]
-        through *= 1.0 - a[i, c, m] / (a[i, c, m] + b[i, c, m])
+        if fresh:
+            a = a0[c]
+            b = b0[c]
+        else:
+            a = net_a[g, c, m] + fac * own_a[i, c, m]
+            b = net_b[g, c, m] + fac * own_b[i, c, m]
+        through *= 1.0 - a / (a + b)
     return 1.0 - through
 
 
@@ -47,8 +62,8 @@ def inspection_prob(coop, capacity, random_share, score, n_all, s_all):
 
 
 @njit(cache=True)
-def choose(status, ready, capital, capacity_t, risk_aversion, cost_factor, network, a, b, u_choice,
-           valid, route_market, route_lane, route_ncp, commission, freight, method_cost,
+def choose(t, status, ready, capital, capacity_t, risk_aversion, cost_factor, network,
+           own_a, own_b, joined, epoch, net_a, net_b, a0, b0, forgetting, u_choice, valid, route_market, route_lane, route_ncp, commission, freight, method_cost,
            origin_price, gray_buy, gray_exp, fine_multiple, arrest_prob, sentence_cost,
            temperature, risk_averse,
            out_k, out_r, out_m, out_q, out_unit):
@@ -59,13 +74,58 @@ def choose(status, ready, capital, capacity_t, risk_aversion, cost_factor, netwo
     EU     = q((1 - p)G - unit) - p(fine x q O_k + arrest x sentence_cost)
     CE     = EU - 0.5 rho p(1 - p)(win + loss)^2   (risk aversion on);   idle has CE = 0.
     Logit over options with a positive margin and idle (temperature > 0), else best response
-    (idle on ties). q is capacity limited by capital, in t.
+    (idle on ties). q is capacity limited by capital, in t. Beliefs are those after the update of
+    step t - 1 (see update_beliefs).
     """
     N = status.shape[0]
     K, R, NM = valid.shape
-    ce = np.empty(K * R * NM)
-    weight = np.empty(K * R * NM)   # exp((CE - best) / T), computed once per option
-    p_rm = np.empty(R * NM)         # believed interdiction per (route, method), the same for every k
+    G_net = gray_exp.shape[0]
+    # once per step: the valid options in (k, r, m) order, their freight + concealment cost, and
+    # every network's expected gray price net of the hub's commission
+    n_opt = 0
+    opt_k = np.empty(K * R * NM, np.int64)
+    opt_r = np.empty(K * R * NM, np.int64)
+    opt_m = np.empty(K * R * NM, np.int64)
+    opt_cost = np.empty(K * R * NM)
+    for k in range(K):
+        for r in range(R):
+            for m in range(NM):
+                if valid[k, r, m]:
+                    opt_k[n_opt] = k
+                    opt_r[n_opt] = r
+                    opt_m[n_opt] = m
+                    opt_cost[n_opt] = freight[r] + method_cost[m]
+                    n_opt += 1
+    G = np.empty((G_net, K, R))
+    for g in range(G_net):
+        for k in range(K):
+            for r in range(R):
+                G[g, k, r] = gray_exp[g, route_market[r], k] * (1.0 - commission[r])
+    # A smuggler's margin on option j is positive when cost_factor < (G - W) / cost_j. Per network,
+    # the options sorted by that threshold (with a slack far above rounding) let each smuggler skip
+    # the options that cannot pay; the exact test below decides for the rest.
+    thr = np.empty((G_net, n_opt))
+    order = np.empty((G_net, n_opt), np.int64)
+    for g in range(G_net):
+        for j in range(n_opt):
+            Gx = G[g, opt_k[j], opt_r[j]]
+            W = gray_buy[opt_k[j]]
+            if opt_cost[j] > 0.0:
+                thr[g, j] = ((Gx - W) + 1e-9 * (abs(Gx) + abs(W))) / opt_cost[j] * (1.0 + 1e-9)
+            else:
+                thr[g, j] = np.inf
+        for j in range(n_opt):          # insertion sort by threshold, highest first (a few dozen options)
+            y = j
+            while y > 0 and thr[g, order[g, y - 1]] < thr[g, j]:
+                order[g, y] = order[g, y - 1]
+                y -= 1
+            order[g, y] = j
+    pay = np.empty(n_opt, np.int64)    # options that may pay for this smuggler, then in (k, r, m) order
+    cand = np.empty(n_opt, np.int64)   # options this smuggler values (positive margin), in order
+    fac = forgetting ** (t - 1 - epoch[0])   # own parts' weight in the counts after step t - 1's update
+    ce = np.empty(n_opt)               # their certainty equivalents (USD)
+    weight = np.empty(n_opt)           # exp((CE - best) / T)
+    p_rm = np.empty(R * NM)            # believed interdiction per (route, method), the same for every k
     for i in range(N):
         out_k[i] = -1
         out_r[i] = -1
@@ -74,81 +134,91 @@ def choose(status, ready, capital, capacity_t, risk_aversion, cost_factor, netwo
         out_unit[i] = 0.0
         if status[i] != ACTIVE or not ready[i]:
             continue
+        g_net = network[i]
+        cf = cost_factor[i]
+        n_pay = 0
+        for x in range(n_opt):
+            j = order[g_net, x]
+            if not thr[g_net, j] >= cf:
+                break
+            y = n_pay               # insertion keeps (k, r, m) order
+            while y > 0 and pay[y - 1] > j:
+                pay[y] = pay[y - 1]
+                y -= 1
+            pay[y] = j
+            n_pay += 1
+        if n_pay == 0:
+            continue
         p_rm[:] = -1.0
         best = 0.0
         best_o = -1
         n = 0
-        g_net = network[i]
-        for k in range(K):
-            O = origin_price[k]
-            for r in range(R):
-                G = gray_exp[g_net, route_market[r], k] * (1.0 - commission[r])
-                for m in range(NM):
-                    o = (k * R + r) * NM + m
-                    ce[o] = -np.inf
-                    if not valid[k, r, m]:
-                        continue
-                    unit = gray_buy[k] + cost_factor[i] * (freight[r] + method_cost[m])
-                    if G - unit <= 0.0:
-                        continue
-                    q = min(capacity_t[i], capital[i] / (unit * KG_PER_T))
-                    if q <= 0.0:
-                        continue
-                    if p_rm[r * NM + m] < 0.0:
-                        p_rm[r * NM + m] = interdiction_belief(a, b, i, route_lane, route_ncp, r, m)
-                    p = p_rm[r * NM + m]
-                    win = q * KG_PER_T * (G - unit)
-                    loss = q * KG_PER_T * unit + fine_multiple * q * KG_PER_T * O + arrest_prob * sentence_cost
-                    v = (1.0 - p) * win - p * loss
-                    if risk_averse:
-                        v -= 0.5 * risk_aversion[i] * p * (1.0 - p) * (win + loss) ** 2
-                    ce[o] = v
-                    n += 1
-                    if v > best:
-                        best = v
-                        best_o = o
+        cap = capacity_t[i]
+        money = capital[i]
+        fresh = joined[i] == FRESH
+        for x in range(n_pay):
+            j = pay[x]
+            k = opt_k[j]
+            r = opt_r[j]
+            unit = gray_buy[k] + cf * opt_cost[j]
+            Gx = G[g_net, k, r]
+            if Gx - unit <= 0.0:
+                continue
+            q = min(cap, money / (unit * KG_PER_T))
+            if q <= 0.0:
+                continue
+            rm = r * NM + opt_m[j]
+            if p_rm[rm] < 0.0:
+                p_rm[rm] = interdiction_belief(i, g_net, fac, fresh, own_a, own_b, net_a, net_b, a0, b0,
+                                               route_lane, route_ncp, r, opt_m[j])
+            p = p_rm[rm]
+            win = q * KG_PER_T * (Gx - unit)
+            loss = q * KG_PER_T * unit + fine_multiple * q * KG_PER_T * origin_price[k] + arrest_prob * sentence_cost
+            v = (1.0 - p) * win - p * loss
+            if risk_averse:
+                v -= 0.5 * risk_aversion[i] * p * (1.0 - p) * (win + loss) ** 2
+            cand[n] = j
+            ce[n] = v
+            if v > best:
+                best = v
+                best_o = n
+            n += 1
         if n == 0:
             continue
         chosen = best_o
         if temperature > 0.0:
-            # logit: P(o) = exp(CE_o / T) / (exp(0) + sum exp(CE / T)), shifted by the max for stability
+            # logit: P(o) = exp(CE_o / T) / (exp(0) + sum exp(CE / T)), shifted by the max for stability;
+            # idle first, then the options in (k, r, m) order along [0, total)
             idle = math.exp(-best / temperature)
             total = idle
-            for o in range(K * R * NM):
-                if ce[o] > -np.inf:
-                    weight[o] = math.exp((ce[o] - best) / temperature)
-                    total += weight[o]
+            for c in range(n):
+                total += math.exp((ce[c] - best) / temperature)
+                weight[c] = total          # the running sum: the right edge of option c
             target = u_choice[i] * total
-            acc = idle
             chosen = -1
-            if target >= acc:
-                for o in range(K * R * NM):
-                    if ce[o] > -np.inf:
-                        acc += weight[o]
-                        if target < acc:
-                            chosen = o
-                            break
+            if target >= idle:
+                for c in range(n):
+                    if target < weight[c]:
+                        chosen = c
+                        break
         if chosen < 0:
             continue
-        k = chosen // (R * NM)
-        r = (chosen // NM) % R
-        m = chosen % NM
-        unit = gray_buy[k] + cost_factor[i] * (freight[r] + method_cost[m])
+        j = cand[chosen]
+        k = opt_k[j]
+        unit = gray_buy[k] + cf * opt_cost[j]
         out_k[i] = k
-        out_r[i] = r
-        out_m[i] = m
-        out_q[i] = min(capacity_t[i], capital[i] / (unit * KG_PER_T))
+        out_r[i] = opt_r[j]
+        out_m[i] = opt_m[j]
+        out_q[i] = min(cap, money / (unit * KG_PER_T))
         out_unit[i] = unit
 
 
 @njit(cache=True)
 def depart(t, status, capital, ship_k, ship_r, ship_m, ship_q, ship_depart, ship_pos, trip_cost, trip_rev,
-           out_k, out_r, out_m, out_q, out_unit, gray_supply, departed_t, diverted_t):
-    """Ration chosen quantities to the diverted supply per commodity (pro rata) and send them off.
-
-    Returns the money spent (USD)."""
+           out_k, out_r, out_m, out_q, out_unit, gray_supply, want, departed_t, diverted_t):
+    """Ration chosen quantities (summed into `want` [K] t) to the diverted supply per commodity
+    (pro rata) and send them off. Returns the money spent (USD)."""
     K = gray_supply.shape[0]
-    want = np.zeros(K)
     for i in range(status.shape[0]):
         if out_k[i] >= 0:
             want[out_k[i]] += out_q[i]
@@ -208,18 +278,19 @@ def cross_checkpoints(t, status, capital, network, ship_k, ship_r, ship_m, ship_
     origin, where the smuggler sells them at the domestic price. `trips` accumulates
     [completed trips, their profit USD]. Returns (fines USD, arrests).
     """
-    N = status.shape[0]
     NCP = cp_capacity.shape[0]
     fines = 0.0
     arrests = 0
+    ships = np.flatnonzero(status == SHIPPING)   # nobody starts shipping during this kernel
+    S = ships.shape[0]
+    due = np.empty(S, np.int64)     # this round's consignments (smuggler indices, ascending)
+    score = np.empty(S)
+    ncont = np.empty(S)
     for rnd in range(4):
         s_sum = np.zeros(NCP)
         n_sum = np.zeros(NCP)
-        due = np.zeros(N, np.bool_)
-        score = np.zeros(N)
-        ncont = np.zeros(N)
-        any_due = False
-        for i in range(N):
+        n_due = 0
+        for i in ships:
             if status[i] != SHIPPING:
                 continue
             r = ship_r[i]
@@ -231,20 +302,19 @@ def cross_checkpoints(t, status, capital, network, ship_k, ship_r, ship_m, ship_
             if tip_until[c, network[i]] >= t:
                 s += cp_tip_w[c]
             n = math.ceil(ship_q[i] * KG_PER_T / container_kg[ship_k[i]])
-            due[i] = True
-            score[i] = s
-            ncont[i] = n
+            due[n_due] = i
+            score[n_due] = s
+            ncont[n_due] = n
+            n_due += 1
             s_sum[c] += s * n
             n_sum[c] += n
-            any_due = True
-        if not any_due:
+        if n_due == 0:
             break
         for c in range(NCP):
             n_smuggled[c] += n_sum[c]
             s_smuggled[c] += s_sum[c]
-        for i in range(N):
-            if not due[i]:
-                continue
+        for d in range(n_due):
+            i = due[d]
             r = ship_r[i]
             j = ship_pos[i]
             c = route_cp[r, j]
@@ -266,10 +336,10 @@ def cross_checkpoints(t, status, capital, network, ship_k, ship_r, ship_m, ship_
                 ship_q[i] = 0.0
                 status[i] = ACTIVE
                 continue
-            pi = inspection_prob(cell_coop[cell], cp_capacity[c], cp_random_share[c], score[i],
+            pi = inspection_prob(cell_coop[cell], cp_capacity[c], cp_random_share[c], score[d],
                                  legit_n[c] + n_sum[c], legit_s[c] + s_sum[c])
-            insp_smuggled[c] += ncont[i] * pi
-            p_insp = 1.0 - (1.0 - pi) ** ncont[i]
+            insp_smuggled[c] += ncont[d] * pi
+            p_insp = 1.0 - (1.0 - pi) ** ncont[d]
             inspected = u_cp[rnd, i, 0] < p_insp
             seized = inspected and (u_cp[rnd, i, 1] < cp_detect[c, m]) and (u_cp[rnd, i, 2] >= cp_corruption[c])
             o = n_obs[i]
@@ -380,14 +450,11 @@ def sell_gray(status, capital, network, hold_q, hold_k, hold_mkt, hold_comm, hol
     """Gray buyers in each market take gray_sold t, lots first come first served (by the step they
     arrived, then by smuggler index), at the gray price net of the hub commission; a lot sold out
     completes the trip. sold_by[g, m, k] marks networks that sold. Returns revenue (USD)."""
-    N = status.shape[0]
-    M, K = gray_sold.shape
     left = gray_sold.copy()
-    order = np.argsort(hold_since * N + np.arange(N), kind="mergesort")
     revenue = 0.0
-    for i in order:
-        if status[i] != SELLING:
-            continue
+    if not (left > 0.0).any():
+        return revenue        # nothing sells (each lot would take min(lot, 0) = 0)
+    for i in _lots_in_order(status, hold_since):
         mk = hold_mkt[i]
         k = hold_k[i]
         q = min(hold_q[i], left[mk, k])
@@ -410,6 +477,32 @@ def sell_gray(status, capital, network, hold_q, hold_k, hold_mkt, hold_comm, hol
 
 
 @njit(cache=True)
+def _lots_in_order(status, hold_since):
+    """Indices of SELLING smugglers by the step their lot arrived, then by index (a counting sort
+    over steps: linear, and quick to compile, unlike np.argsort)."""
+    first, last, n = 0, -1, 0
+    for i in range(status.shape[0]):
+        if status[i] == SELLING:
+            if n == 0 or hold_since[i] < first:
+                first = hold_since[i]
+            if n == 0 or hold_since[i] > last:
+                last = hold_since[i]
+            n += 1
+    start = np.zeros(last - first + 2, np.int64)    # start[s - first]: where lots of step s begin
+    for i in range(status.shape[0]):
+        if status[i] == SELLING:
+            start[hold_since[i] - first + 1] += 1
+    for s in range(1, start.shape[0]):
+        start[s] += start[s - 1]
+    out = np.empty(n, np.int64)
+    for i in range(status.shape[0]):                  # in index order within each step
+        if status[i] == SELLING:
+            out[start[hold_since[i] - first]] = i
+            start[hold_since[i] - first] += 1
+    return out
+
+
+@njit(cache=True)
 def offer_by_market(status, hold_q, hold_k, hold_mkt, out):
     """Add every SELLING smuggler's unsold goods (t) to out[market, commodity]."""
     for i in range(status.shape[0]):
@@ -418,48 +511,92 @@ def offer_by_market(status, hold_q, hold_k, hold_mkt, out):
 
 
 @njit(cache=True)
-def update_beliefs(status, network, a, b, a0, b0, forgetting, network_share, public_share,
-                   obs_cp, obs_seized, n_obs, ship_m, n_networks):
-    """Beliefs are per lane (checkpoint x declared consignee) and method: a, b [N, NL, 6].
-    Forget toward the prior, then add own observations (weight 1), the rest of the network's
-    (weight network_share) and everybody's seizures (weight public_share)."""
-    N, NCP, NM = a.shape
-    net_seized = np.zeros((n_networks, NCP, NM))
-    net_passed = np.zeros((n_networks, NCP, NM))
-    pub_seized = np.zeros((NCP, NM))
-    for i in range(N):
-        for o in range(n_obs[i]):
-            c = obs_cp[i, o]
-            m = ship_m[i]
-            if obs_seized[i, o]:
-                net_seized[network[i], c, m] += 1.0
-                pub_seized[c, m] += 1.0
-            else:
-                net_passed[network[i], c, m] += 1.0
-    for i in range(N):
-        st = status[i]
-        if st == POOL or st == BANKRUPT:
-            continue
-        g = network[i]
-        for c in range(NCP):
-            for m in range(NM):
-                if net_seized[g, c, m] == 0.0 and net_passed[g, c, m] == 0.0 and pub_seized[c, m] == 0.0:
-                    # nobody this smuggler hears from crossed here: only forgetting (the terms below are 0)
-                    a[i, c, m] = forgetting * a[i, c, m] + (1.0 - forgetting) * a0[c]
-                    b[i, c, m] = forgetting * b[i, c, m] + (1.0 - forgetting) * b0[c]
-                    continue
-                own_s = 0.0
-                own_p = 0.0
-                for o in range(n_obs[i]):
-                    if obs_cp[i, o] == c and ship_m[i] == m:
-                        if obs_seized[i, o]:
-                            own_s += 1.0
+def update_beliefs(t, status, network, own_a, own_b, joined, epoch, net_a, net_b, a0, b0, forgetting, network_share,
+                   public_share, obs_cp, obs_seized, n_obs, ship_m):
+    """The belief update of step t (docs/model.md §8), in closed form.
+
+    Smuggler i in network g holds Beta counts per lane (checkpoint x declared consignee) and
+    method; each step, while in the game (not in the pool, not bankrupt):
+
+        a <- f a + (1 - f) a0 + own_s + w_net (net_s - own_s) + w_pub (pub_s - own_s)
+        b <- f b + (1 - f) b0 + own_p + w_net (net_p - own_p)
+
+    The update is linear, so a = net_a[g] + f^(t - epoch) own_a[i] exactly: a network part that
+    every member shares, net_a <- f net_a + (1 - f) a0 + w_net net_s + w_pub pub_s (tiny: networks
+    x lanes x methods), and the smuggler's own part, own_a <- f own_a + (1 - w_net - w_pub) own_s,
+    which changes only by its own observations and otherwise decays by f per step. Own parts are
+    stored scaled to step `epoch[0]` (an observation at step t adds its weight / f^(t - epoch)), so
+    a step costs O(smugglers) for a scan plus O(observations), not O(smugglers x lanes x methods);
+    when f^(t - epoch) falls below RESCALE_BELOW, all own parts are rescaled to step t. A smuggler
+    still at the prior (FRESH) joins with own part f (a0 - net_a) at its first update; one gone
+    bankrupt keeps its counts of step t - 1 whole (FROZEN).
+    """
+    N = status.shape[0]
+    G, NL, NM = net_a.shape
+    f = forgetting
+    before = f ** (t - 1 - epoch[0])           # own parts' weight after the update of step t - 1
+    scale = f ** (t - epoch[0])                # ... and after this one
+    if scale < RESCALE_BELOW:
+        for i in range(N):
+            if joined[i] == JOINED:
+                g = network[i]
+                for c in range(NL):
+                    for m in range(NM):
+                        if status[i] == BANKRUPT:
+                            own_a[i, c, m] = net_a[g, c, m] + before * own_a[i, c, m]
+                            own_b[i, c, m] = net_b[g, c, m] + before * own_b[i, c, m]
                         else:
-                            own_p += 1.0
-                a[i, c, m] = forgetting * a[i, c, m] + (1.0 - forgetting) * a0[c] + own_s \
-                    + network_share * (net_seized[g, c, m] - own_s) + public_share * (pub_seized[c, m] - own_s)
-                b[i, c, m] = forgetting * b[i, c, m] + (1.0 - forgetting) * b0[c] + own_p \
-                    + network_share * (net_passed[g, c, m] - own_p)
+                            own_a[i, c, m] *= scale
+                            own_b[i, c, m] *= scale
+                if status[i] == BANKRUPT:
+                    joined[i] = FROZEN
+        epoch[0] = t
+        scale = 1.0
+    net_seized = np.zeros((G, NL, NM))
+    net_passed = np.zeros((G, NL, NM))
+    pub_seized = np.zeros((NL, NM))
+    w_seized = (1.0 - network_share - public_share) / scale
+    w_passed = (1.0 - network_share) / scale
+    for i in range(N):
+        g = network[i]
+        m = ship_m[i]
+        for o in range(n_obs[i]):
+            if obs_seized[i, o]:
+                net_seized[g, obs_cp[i, o], m] += 1.0
+                pub_seized[obs_cp[i, o], m] += 1.0
+            else:
+                net_passed[g, obs_cp[i, o], m] += 1.0
+        st = status[i]
+        if st == POOL or joined[i] == FROZEN:
+            continue
+        if st == BANKRUPT:                     # out of the game: its counts after step t - 1, whole
+            for c in range(NL):
+                for mm in range(NM):
+                    if joined[i] == FRESH:
+                        own_a[i, c, mm] = a0[c]
+                        own_b[i, c, mm] = b0[c]
+                    else:
+                        own_a[i, c, mm] = net_a[g, c, mm] + before * own_a[i, c, mm]
+                        own_b[i, c, mm] = net_b[g, c, mm] + before * own_b[i, c, mm]
+            joined[i] = FROZEN
+            continue
+        if joined[i] == FRESH:
+            for c in range(NL):
+                for mm in range(NM):
+                    own_a[i, c, mm] = f * (a0[c] - net_a[g, c, mm]) / scale
+                    own_b[i, c, mm] = f * (b0[c] - net_b[g, c, mm]) / scale
+            joined[i] = JOINED
+        for o in range(n_obs[i]):
+            if obs_seized[i, o]:
+                own_a[i, obs_cp[i, o], m] += w_seized
+            else:
+                own_b[i, obs_cp[i, o], m] += w_passed
+    for g in range(G):
+        for c in range(NL):
+            for m in range(NM):
+                net_a[g, c, m] = f * net_a[g, c, m] + (1.0 - f) * a0[c] + network_share * net_seized[g, c, m] \
+                    + public_share * pub_seized[c, m]
+                net_b[g, c, m] = f * net_b[g, c, m] + (1.0 - f) * b0[c] + network_share * net_passed[g, c, m]
 
 
 @njit(cache=True)

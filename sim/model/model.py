@@ -16,7 +16,6 @@ the kernels need is drawn here, in a fixed order and size, so the run is a pure 
 
 from __future__ import annotations
 
-import mesa
 import numpy as np
 
 from sim.model import kernels as kr
@@ -30,6 +29,7 @@ from sim.model.agents import (
     TransitCountryAgent,
 )
 from sim.model.core import Core, Observations, Smugglers
+from sim.model.lazy import import_mesa
 from sim.model.recorder import Recorder
 from sim.model.world import (
     BAN,
@@ -44,6 +44,8 @@ from sim.model.world import (
 )
 from sim.scenario import parse_key, set_path
 from sim.scenario.schema import METHODS, Scenario
+
+mesa = import_mesa()
 
 
 def replicate_seed(master_seed: int, replicate: int) -> np.random.SeedSequence:
@@ -127,6 +129,9 @@ class SmugglingModel(mesa.Model):
         self.trip_ewma = np.zeros(2)              # [completed trips, their profit] per step, EWMA
         self.cum = {k: np.zeros(K) for k in ("production", "consumption", "seized")}
         self._static_option_masks()
+        self.market_country = np.array([L.countries.index(c) for c in L.markets])
+        self._new_year = {t for t in range(1, self.horizon) if scenario.date_of(t).year != scenario.date_of(t - 1).year}
+        self._controls_key = None   # (scenario, controls in force) of the cached `_controls`
 
         for i in range(N):
             SmugglerAgent(self, i)
@@ -181,6 +186,19 @@ class SmugglingModel(mesa.Model):
         self.spec = Scenario.model_validate(data)
         self.params = build_params(self.spec, self.layout)
 
+    def _controls(self, t: int):
+        """(controls in force at step t, their trade matrices, the options they leave valid). They
+        change only when a control starts or an event replaces the scenario, so they are cached."""
+        spec = self.spec
+        if self._controls_key is None or self._controls_key[0] is not spec:
+            self._control_steps = [spec.control_step(c) for c in spec.controls.values()]
+        key = (spec, [t >= step for step in self._control_steps])
+        if self._controls_key is None or key[0] is not self._controls_key[0] or key[1] != self._controls_key[1]:
+            ctrl = controls_at(spec, self.layout, t)
+            self._controls_key = key
+            self._controls_value = (ctrl, trade.control_matrices(self.layout, ctrl), self._valid_by_controls(ctrl))
+        return self._controls_value
+
     def valid_options(self, ctrl) -> np.ndarray:
         """valid[k, r, m]: smuggling pays only into a destination under a licence or ban (without a
         control there is no gray market: buyers buy legally); transit-only methods need a hub; at the origin's export checkpoint a
@@ -188,11 +206,14 @@ class SmugglingModel(mesa.Model):
         licence only methods that come with a false end-user certificate get one; under the
         extraterritorial rule a hub will not clear a re-export declared as origin goods; a hub whose
         import cap is used up refuses goods declared as the origin's."""
+        return self._valid_by_controls(ctrl) & self._hubs_open()
+
+    def _valid_by_controls(self, ctrl) -> np.ndarray:
+        """The part of `valid_options` that depends on the controls alone."""
         L = self.layout
         K, R = L.K, L.R
         valid = np.ones((K, R, len(METHODS)), bool)
-        mkt_country = np.array([L.countries.index(c) for c in L.markets])
-        valid &= ctrl.restricted[mkt_country[L.route_market]].T[:, :, None]   # no control, no gray market
+        valid &= ctrl.restricted[self.market_country[L.route_market]].T[:, :, None]   # no control, no gray market
         valid[:, L.route_via < 0, :] &= ~TRANSIT_ONLY[None, :]
         k_idx = np.arange(K)[:, None, None]
         con0 = self.decl_consignee[:, :, 0, :]
@@ -204,11 +225,16 @@ class SmugglingModel(mesa.Model):
         con2 = self.decl_consignee[:, :, 2, :]
         extra = np.where(con2 >= 0, ctrl.extraterritorial[np.maximum(con2, 0), k_idx], False)
         valid &= ~(self.names_origin_goods[:, :, 2, :] & extra & hub_route[None, :, None])
-        h = L.hub_of_country[np.maximum(L.route_via, 0)]
-        full = np.zeros((K, R), bool)
-        full[:, hub_route] = (self.cap_used_ytd[h[hub_route]] >= self.params.import_cap[h[hub_route]]).T
-        valid &= ~(self.names_origin_goods[:, :, 1, :] & full[:, :, None])
         return valid
+
+    def _hubs_open(self) -> np.ndarray:
+        """[K, R, 6] False where a hub whose import cap is used up would refuse the declaration."""
+        L = self.layout
+        hub_route = L.route_via >= 0
+        h = L.hub_of_country[np.maximum(L.route_via, 0)]
+        full = np.zeros((L.K, L.R), bool)
+        full[:, hub_route] = (self.cap_used_ytd[h[hub_route]] >= self.params.import_cap[h[hub_route]]).T
+        return ~(self.names_origin_goods[:, :, 1, :] & full[:, :, None])
 
     def cell_scores(self, ctrl) -> np.ndarray:
         """Risk score of each declared cell (MODEL.md §4.4 a-c, e; tips are added per consignment):
@@ -245,14 +271,14 @@ class SmugglingModel(mesa.Model):
         return n
 
     def step(self) -> None:
-        t, L, s = self.t, self.layout, self.spec
-        if t > 0 and s.date_of(t).year != s.date_of(t - 1).year:
+        t, L = self.t, self.layout
+        if t in self._new_year:
             self.licensed_ytd[:] = 0.0
             self.cap_used_ytd[:] = 0.0
         # 1. events
         self._apply_events()
         p, sm, rng = self.params, self.sm, self.rng
-        ctrl = controls_at(self.spec, L, t)
+        ctrl, (allowed, friction, delay), valid_by_controls = self._controls(t)
         # 2. institutional agents
         for cls in (CustomsAgent, TransitCountryAgent, SupplierAgent):
             if cls in self.agents_by_type:
@@ -268,7 +294,6 @@ class SmugglingModel(mesa.Model):
         u_trace = rng.random((E, K))
 
         # 3a. legal trade: shares follow netbacks, output follows the average netback, controls ship
-        allowed, friction, delay = trade.control_matrices(L, ctrl)
         self.planning_price += p.price_expectation * (self.price - self.planning_price)
         n = trade.netbacks(self.planning_price, L, p, allowed, friction)
         self.shares = trade.update_shares(self.shares, n, L, p)
@@ -277,8 +302,8 @@ class SmugglingModel(mesa.Model):
         departures, hub = trade.ship(self.output, self.shares, L, p, ctrl, allowed, self.licensed_ytd,
                                      self.cap_used_ytd)
         H = self.pipe_len
-        for si, m in zip(*np.nonzero(departures)):
-            self.pipe[(t + L.sup_lag[si, m] + delay[si, m]) % H, si, m] += departures[si, m]
+        si, m = np.nonzero(departures)                  # distinct (supplier, market) pairs
+        self.pipe[(t + L.sup_lag[si, m] + delay[si, m]) % H, si, m] += departures[si, m]
         arrived = self.pipe[t % H].copy()
         self.pipe[t % H] = 0.0
         arrivals = np.zeros((M, K))
@@ -298,7 +323,7 @@ class SmugglingModel(mesa.Model):
         offered = offer.sum(axis=0)
         # 3d. the compiled core
         gray_exp = np.where(p.gray_share > 0, self.expect, 0.0)
-        out = self.core.run(t, self.valid_options(ctrl), gray_exp, offered, score, legit_cp_n, legit_cp_s,
+        out = self.core.run(t, valid_by_controls & self._hubs_open(), gray_exp, offered, score, legit_cp_n, legit_cp_s,
                             arrivals, u_choice, u_cp, u_arrest, ready)
         # 3e. exporters: who sold, who is traced
         diverted = out["diverted"]
@@ -324,10 +349,9 @@ class SmugglingModel(mesa.Model):
         self.cells_now = {"legit_n": legit_n, "score": score, "legit_inspected": legit_insp,  # for inspection
                           "cp_smuggled_n": out["n_smuggled"]}
         # defense buyers use legal arrivals and stock, but no origin goods when military users are excluded
-        mkt_country = np.array([L.countries.index(c) for c in L.markets])
         origin_in = np.zeros((M, K))
         np.add.at(origin_in, (slice(None), L.sup_k[origin_rows]), arrived[origin_rows].T)
-        defense_supply = out["legal_use"] - origin_in * ctrl.military_blocked[mkt_country]
+        defense_supply = out["legal_use"] - origin_in * ctrl.military_blocked[self.market_country]
         shortfall = np.maximum(p.defense_share * p.demand_index * p.D0 - defense_supply, 0.0)
         # 3f. release, entry (follows the realised profit per completed trip)
         released = (sm.status == kr.JAILED) & (sm.release_step <= t)

@@ -2,9 +2,10 @@
 
 A slow, readable second implementation of MODEL.md §5 step 3, written from MODEL.md and
 the kernels' docstrings rather than translated from their code: every smuggler is a
-`Smuggler` object holding a dict of beliefs {(lane, method): [a, b]} (a lane is a checkpoint
-and the consignee declared there, see `Layout.route_lane`), every loop is an ordinary Python
-loop over agents, arithmetic is on Python floats with `math`. It replays the random numbers
+`Smuggler` object holding a dict of its own belief counts {(lane, method): [a, b]} (a lane is
+a checkpoint and the consignee declared there, see `Layout.route_lane`; its Beta counts are its
+network's part plus this own part, see `Beliefs`), every loop is an ordinary Python loop over
+agents, arithmetic is on Python floats with `math`. It replays the random numbers
 the model drew for the step (ready, u_choice, u_cp, u_arrest), so
 
     SmugglingModel(scenario, replicate, core="reference")
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.model.kernels import ACTIVE, BANKRUPT, JAILED, POOL, SELLING, SHIPPING
+from sim.model.kernels import ACTIVE, BANKRUPT, FRESH, FROZEN, JAILED, JOINED, POOL, RESCALE_BELOW, SELLING, SHIPPING
 from sim.model.world import IMPORT
 from sim.scenario.schema import METHODS
 
@@ -66,18 +67,50 @@ class Smuggler:
     cost_factor: float      # own factor on freight and concealment costs
     network: int
     release_step: int
-    beliefs: dict[tuple[int, int], list[float]]   # (lane, method) -> Beta counts [a, b]
+    own: dict[tuple[int, int], list[float]]   # (lane, method) -> own part of the Beta counts [a, b]
+    joined: int             # FRESH: counts are the prior; JOINED; FROZEN: `own` holds the whole counts
     ship: Shipment
     lot: Lot
     trip_cost: float        # USD paid for the current trip
     trip_rev: float         # USD its sales brought so far
     observations: list[tuple[int, bool]] = field(default_factory=list)  # (lane, seized) this step
 
-    def interdiction(self, lanes: list[int], m: int) -> float:
+
+@dataclass
+class Beliefs:
+    """What every smuggler's Beta counts are made of (docs/model.md §8). The update
+
+        a <- f a + (1 - f) a0 + own_s + w_net (net_s - own_s) + w_pub (pub_s - own_s)
+        b <- f b + (1 - f) b0 + own_p + w_net (net_p - own_p)
+
+    is linear, so it splits into a part every member of a network shares (`net`, updated with
+    the network's and the public's observations) and the smuggler's own part (updated with its own
+    observations, weight 1 - w_net - w_pub for seizures, 1 - w_net for passages), which between
+    its observations only decays by f a step: counts = net + f^(step - epoch) x own, with every own
+    part kept scaled to step `epoch` (moved to the current step when that factor gets tiny)."""
+
+    net: dict[tuple[int, int, int], list[float]]   # (network, lane, method) -> [a, b]
+    a0: list[float]         # the prior per lane
+    b0: list[float]
+    f: float                # forgetting
+    epoch: int
+
+    def counts(self, s: Smuggler, lane: int, m: int, last: int) -> tuple[float, float]:
+        """Smuggler s's Beta counts after the update of step `last`."""
+        if s.joined == FRESH:
+            return self.a0[lane], self.b0[lane]
+        if s.joined == FROZEN:
+            return s.own[(lane, m)][0], s.own[(lane, m)][1]
+        net_a, net_b = self.net[(s.network, lane, m)]
+        own_a, own_b = s.own[(lane, m)]
+        weight = self.f ** (last - self.epoch)
+        return net_a + weight * own_a, net_b + weight * own_b
+
+    def interdiction(self, s: Smuggler, lanes: list[int], m: int, last: int) -> float:
         """Believed probability of losing a shipment: 1 - prod over the route's lanes (1 - a / (a + b))."""
         through = 1.0
         for lane in lanes:
-            a, b = self.beliefs[(lane, m)]
+            a, b = self.counts(s, lane, m, last)
             through *= 1.0 - a / (a + b)
         return 1.0 - through
 
@@ -114,15 +147,16 @@ class Checkpoint:
 # ---- reading and writing the model's arrays ----------------------------------------------
 def load_smugglers(model) -> list[Smuggler]:
     sm = model.sm
-    NL, NM = sm.a.shape[1], len(METHODS)
+    NL, NM = sm.own_a.shape[1], len(METHODS)
     out = []
     for i in range(len(sm.status)):
-        a, b = sm.a[i].tolist(), sm.b[i].tolist()
+        a, b = sm.own_a[i].tolist(), sm.own_b[i].tolist()
         out.append(Smuggler(
             idx=i, status=int(sm.status[i]), capital=float(sm.capital[i]), capacity=float(sm.capacity[i]),
             risk_aversion=float(sm.risk_aversion[i]), cost_factor=float(sm.cost_factor[i]),
             network=int(sm.network[i]), release_step=int(sm.release_step[i]),
-            beliefs={(lane, m): [a[lane][m], b[lane][m]] for lane in range(NL) for m in range(NM)},
+            own={(lane, m): [a[lane][m], b[lane][m]] for lane in range(NL) for m in range(NM)},
+            joined=int(sm.joined[i]),
             ship=Shipment(int(sm.ship_k[i]), int(sm.ship_r[i]), int(sm.ship_m[i]), float(sm.ship_q[i]),
                           int(sm.ship_depart[i]), int(sm.ship_pos[i])),
             lot=Lot(float(sm.hold_q[i]), int(sm.hold_k[i]), int(sm.hold_mkt[i]), float(sm.hold_comm[i]),
@@ -136,8 +170,9 @@ def store_smugglers(model, smugglers: list[Smuggler]) -> None:
     for s in smugglers:
         i = s.idx
         sm.status[i], sm.capital[i], sm.release_step[i] = s.status, s.capital, s.release_step
-        for (lane, m), (a, b) in s.beliefs.items():
-            sm.a[i, lane, m], sm.b[i, lane, m] = a, b
+        for (lane, m), (a, b) in s.own.items():
+            sm.own_a[i, lane, m], sm.own_b[i, lane, m] = a, b
+        sm.joined[i] = s.joined
         sm.ship_k[i], sm.ship_r[i], sm.ship_m[i], sm.ship_q[i] = s.ship.k, s.ship.r, s.ship.m, s.ship.q
         sm.ship_depart[i], sm.ship_pos[i] = s.ship.depart, s.ship.pos
         sm.hold_q[i], sm.hold_k[i] = s.lot.q, s.lot.k
@@ -146,6 +181,21 @@ def store_smugglers(model, smugglers: list[Smuggler]) -> None:
         obs.n[i] = len(s.observations)
         for o, (lane, seized) in enumerate(s.observations):
             obs.cp[i, o], obs.seized[i, o] = lane, seized
+
+
+def load_beliefs(model) -> Beliefs:
+    sm = model.sm
+    G, NL, NM = sm.net_a.shape
+    a, b = sm.net_a.tolist(), sm.net_b.tolist()
+    return Beliefs({(g, lane, m): [a[g][lane][m], b[g][lane][m]] for g in range(G) for lane in range(NL)
+                    for m in range(NM)}, model.a0.tolist(), model.b0.tolist(), float(model.params.forgetting),
+                   int(sm.epoch[0]))
+
+
+def store_beliefs(model, beliefs: Beliefs) -> None:
+    for (g, lane, m), (a, b) in beliefs.net.items():
+        model.sm.net_a[g, lane, m], model.sm.net_b[g, lane, m] = a, b
+    model.sm.epoch[0] = beliefs.epoch
 
 
 def load_world(model, legit_n, legit_s) -> tuple[list[Route], list[Checkpoint]]:
@@ -164,7 +214,8 @@ def load_world(model, legit_n, legit_s) -> tuple[list[Route], list[Checkpoint]]:
 
 
 # ---- 1. choice ---------------------------------------------------------------------------
-def choose(s: Smuggler, routes, p, method_cost, valid, origin_price, gray_buy, expected, u: float):
+def choose(s: Smuggler, routes, p, method_cost, valid, origin_price, gray_buy, expected, u: float,
+           beliefs: Beliefs, t: int):
     """The option (k, r, m, q t, unit USD/kg) smuggler `s` takes, or None to stay idle.
 
     Options with a positive margin, in the order (commodity, route, method), are valued with
@@ -188,7 +239,7 @@ def choose(s: Smuggler, routes, p, method_cost, valid, origin_price, gray_buy, e
                 if q <= 0.0:
                     continue
                 kg = q * KG_PER_T
-                caught = s.interdiction(route.lanes, m)
+                caught = beliefs.interdiction(s, route.lanes, m, t - 1)   # beliefs after last step's update
                 penalty = p.fine_multiple * kg * O + p.arrest_prob * p.sentence_cost
                 eu = kg * ((1.0 - caught) * G - unit) - caught * penalty
                 if p.risk_averse:
@@ -438,10 +489,11 @@ def sell_lots(smugglers, gray_sold, gray_price, sold_by, trips) -> float:
 
 
 # ---- 4. learning -------------------------------------------------------------------------
-def update_beliefs(smugglers, p, a0, b0) -> None:
-    """Beta counts per (lane, method) forget toward the prior, then take the smuggler's own
-    crossings (weight 1), the rest of its network's (network_share) and everybody's seizures
-    (public_share). Agents out of the game (pool, bankrupt) do not learn."""
+def update_beliefs(t: int, smugglers, p, beliefs: Beliefs) -> None:
+    """The update of step t (see `Beliefs`): Beta counts per (lane, method) forget toward the prior,
+    then take the smuggler's own crossings (weight 1), the rest of its network's (network_share) and
+    everybody's seizures (public_share). Agents out of the game (pool, bankrupt) do not learn; a
+    smuggler gone bankrupt keeps the counts it had."""
     network_seen: dict[tuple[int, int, int], list[float]] = {}   # (network, lane, m) -> [seized, passed]
     public_seized: dict[tuple[int, int], float] = {}             # (lane, m) -> seizures
     for s in smugglers:
@@ -453,20 +505,40 @@ def update_beliefs(smugglers, p, a0, b0) -> None:
                 public_seized[(lane, m)] = public_seized.get((lane, m), 0.0) + 1.0
             else:
                 seen[1] += 1.0
-    f = p.forgetting
+    f = beliefs.f
+    # smugglers gone bankrupt this step keep their counts after step t - 1's update
     for s in smugglers:
-        if s.status in (POOL, BANKRUPT):
+        if s.status == BANKRUPT and s.joined != FROZEN:
+            s.own = {key: list(beliefs.counts(s, *key, t - 1)) for key in s.own}
+            s.joined = FROZEN
+    # own parts are kept scaled to step `epoch`; move them to step t when the factor gets tiny
+    scale = f ** (t - beliefs.epoch)
+    if scale < RESCALE_BELOW:
+        for s in smugglers:
+            if s.joined == JOINED:
+                for ab in s.own.values():
+                    ab[0] *= scale
+                    ab[1] *= scale
+        beliefs.epoch, scale = t, 1.0
+    for s in smugglers:
+        if s.status == POOL or s.joined == FROZEN:
             continue
-        own: dict[tuple[int, int], list[float]] = {}
+        if s.joined == FRESH:              # joins: counts a0 = net + own, after one step of forgetting
+            for (lane, m), ab in s.own.items():
+                net_a, net_b = beliefs.net[(s.network, lane, m)]
+                ab[0], ab[1] = f * (beliefs.a0[lane] - net_a) / scale, f * (beliefs.b0[lane] - net_b) / scale
+            s.joined = JOINED
         for lane, seized in s.observations:
-            own.setdefault((lane, s.ship.m), [0.0, 0.0])[0 if seized else 1] += 1.0
-        for (lane, m), ab in s.beliefs.items():
-            own_s, own_p = own.get((lane, m), (0.0, 0.0))
-            net_s, net_p = network_seen.get((s.network, lane, m), (0.0, 0.0))
-            pub_s = public_seized.get((lane, m), 0.0)
-            ab[0] = f * ab[0] + (1.0 - f) * a0[lane] + own_s + p.network_share * (net_s - own_s) \
-                + p.public_share * (pub_s - own_s)
-            ab[1] = f * ab[1] + (1.0 - f) * b0[lane] + own_p + p.network_share * (net_p - own_p)
+            if seized:
+                s.own[(lane, s.ship.m)][0] += (1.0 - p.network_share - p.public_share) / scale
+            else:
+                s.own[(lane, s.ship.m)][1] += (1.0 - p.network_share) / scale
+    # network parts
+    for (g, lane, m), ab in beliefs.net.items():
+        net_s, net_p = network_seen.get((g, lane, m), (0.0, 0.0))
+        pub_s = public_seized.get((lane, m), 0.0)
+        ab[0] = f * ab[0] + (1.0 - f) * beliefs.a0[lane] + p.network_share * net_s + p.public_share * pub_s
+        ab[1] = f * ab[1] + (1.0 - f) * beliefs.b0[lane] + p.network_share * net_p
 
 
 # ---- the step core -----------------------------------------------------------------------
@@ -487,7 +559,9 @@ def reference_core(model, t: int, valid, gray_exp, gray_supply, cell_score, legi
     valid_l, expected, method_cost = valid.tolist(), gray_exp.tolist(), p.method_cost.tolist()
     gray_buy = model.gray_buy.tolist()
     u_choice = u_choice.tolist()
-    choices = {s.idx: choose(s, routes, p, method_cost, valid_l, origin_price, gray_buy, expected, u_choice[s.idx])
+    beliefs = load_beliefs(model)
+    choices = {s.idx: choose(s, routes, p, method_cost, valid_l, origin_price, gray_buy, expected, u_choice[s.idx],
+                             beliefs, t)
                if s.status == ACTIVE and ready[s.idx] else None
                for s in smugglers}
     wanted = [0.0] * K
@@ -542,7 +616,8 @@ def reference_core(model, t: int, valid, gray_exp, gray_supply, cell_score, legi
     revenue = sell_lots(smugglers, market["gray_sold"].tolist(), market["gray_price"].tolist(), sold_by, trips)
 
     if p.learning:
-        update_beliefs(smugglers, p, model.a0.tolist(), model.b0.tolist())
+        update_beliefs(t, smugglers, p, beliefs)
+        store_beliefs(model, beliefs)
     store_smugglers(model, smugglers)
     return dict(departed=np.array(departed), diverted=np.array(diverted), wanted=np.array(wanted), spent=spent,
                 fines=fines, arrests=arrests, offer=np.array(offer), revenue=revenue, trips=np.array(trips),

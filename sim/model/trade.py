@@ -93,31 +93,33 @@ def ship(output, shares, L, p, ctrl, allowed, licensed_ytd, cap_used_ytd):
     hub_out = np.minimum(p.hub_part, output)
     flows = shares * (output - hub_out)[:, None]
     approved = flows * allowed
+    origin_rows = [np.flatnonzero(L.sup_origin & (L.sup_k == k)) for k in range(L.K)]   # the origin's exporters of k
     # quotas per (destination country, commodity) on licensed tonnes, shared by the origin's suppliers
-    mkt_country = np.array([L.countries.index(c) for c in L.markets])
+    mkt_country = [L.countries.index(c) for c in L.markets]
     for m in range(1, L.M):
         cm = mkt_country[m]
         for k in range(L.K):
             if ctrl.regime[cm, k] == 1:   # licence
-                rows = L.sup_origin & (L.sup_k == k)
+                rows = origin_rows[k]
                 want = approved[rows, m].sum()
                 room = max(ctrl.quota[cm, k] - licensed_ytd[cm, k], 0.0)
                 if want > room:
                     approved[rows, m] *= room / want
-                licensed_ytd[cm, k] += approved[rows, m].sum()
+                    want = approved[rows, m].sum()
+                licensed_ytd[cm, k] += want
     kept = flows - approved
     flows = approved
     flows[:, 0] += kept.sum(axis=1) * L.sup_origin       # controls keep origin goods at home
     # hubs' own imports: their baseline, as far as controls on the hub and its import cap allow
     hub = np.zeros((H, L.K))
+    hub_country = [L.countries.index(country) for country in L.transits]
     for k in range(L.K):
-        rows = L.sup_origin & (L.sup_k == k)
+        rows = origin_rows[k]
         planned = p.hub_part[rows].sum()
         if planned <= 0:
             continue
         scale = hub_out[rows].sum() / planned
-        for h, country in enumerate(L.transits):
-            c = L.countries.index(country)
+        for h, c in enumerate(hub_country):
             want = p.hub_baseline[h, k] * scale
             ok = want * ctrl.allowed[c, k]
             if ctrl.regime[c, k] == 1:
