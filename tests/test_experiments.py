@@ -465,7 +465,7 @@ def test_real_model_identical_for_any_number_of_workers():
     from sim.cli import default_scenario_dir
     from sim.scenario import load_scenario
 
-    path = default_scenario_dir() / "antimony_ban_2024.toml"
+    path = default_scenario_dir() / "antimony_2024.toml"
     assert path.is_file(), path
     sc = load_scenario(path, ["steps=30"])
     one = run_replicates(sc, 3, workers=1, progress=False)

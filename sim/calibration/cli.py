@@ -13,8 +13,8 @@ from pathlib import Path
 from sim.experiments.execution import ExperimentError, Timer
 
 EXAMPLE = """examples:
-  sim calibrate scenarios/antimony_ban_2024.toml scenarios/crackdown_2025.toml --budget 3000
-  sim calibrate scenarios/antimony_ban_2024.toml --budget 500 --particles 50 --generations 4 --facts S1,S2
+  sim calibrate scenarios/antimony_2024.toml scenarios/crackdown_2025.toml --budget 3000
+  sim calibrate scenarios/antimony_2024.toml --budget 500 --particles 50 --generations 4 --facts S1,S2
   sim calibrate scenarios/a.toml --budget 20000 --scheduler tcp://10.0.0.5:8786
   sim calibrate scenarios/a.toml --budget 20000 --resume        # after Ctrl-C, or to go further
 

@@ -201,7 +201,7 @@ def load_pair(path, changed: Mapping[str, object]) -> tuple[Scenario, Scenario]:
 
 
 def describe(base: Scenario, changed: Mapping[str, object], limit: int = 200) -> str:
-    """'antimony_ban_2024 with penalties.fine_multiple = 20, ...' (shortened to `limit` characters)."""
+    """'antimony_2024 with penalties.fine_multiple = 20, ...' (shortened to `limit` characters)."""
     policy = {k: v for k, v in changed.items() if k not in RUN_SETTINGS}
     if not policy:
         return f"{base.name}, unchanged"

@@ -1,6 +1,6 @@
 """Runs over a posterior ensemble: each replicate runs one parameter set drawn from the ensemble.
 
-    post = load_posterior("scenarios/antimony_ban_2024.posterior.parquet")
+    post = load_posterior("scenarios/antimony_2024.posterior.parquet")
     run_replicates(scenario, 20, run_fn=post.wrap(default_run_fn()))   # also compare() and sweep()
 
 Replicate r of a scenario with master seed s runs parameter set j(s, r), drawn by weight with

@@ -9,9 +9,9 @@ import sys
 RAW = argparse.RawDescriptionHelpFormatter
 
 BRIEF_EXAMPLE = """examples:
-  sim brief results/compare-antimony_ban_2024-crackdown_2025 --out brief.pdf
-  sim brief results/compare-antimony_ban_2024-crackdown_2025 --out brief.pptx
-  sim brief results/baseline_2024 results/antimony_ban_2024 --out brief.pdf --levers levers.csv
+  sim brief results/compare-antimony_2024-crackdown_2025 --out brief.pdf
+  sim brief results/compare-antimony_2024-crackdown_2025 --out brief.pptx
+  sim brief results/baseline_2024 results/antimony_2024 --out brief.pdf --levers levers.csv
 
 A comparison folder (from `sim compare`) gives the paired differences the answer is built
 from; run folders (baseline first) are compared replicate by replicate when they share a
@@ -60,7 +60,7 @@ def register(subparsers) -> None:
     """Add the `plot`, `brief` and `report` subcommands to the `sim` parser."""
     help_ = "redraw the charts of a results folder into its charts/ folder"
     p = subparsers.add_parser("plot", help=help_, description=help_, formatter_class=RAW,
-                              epilog="example:\n  sim plot results/antimony_ban_2024/20250101T120000Z-1a2b3c "
+                              epilog="example:\n  sim plot results/antimony_2024/20250101T120000Z-1a2b3c "
                                      "--format svg\n  (a scenario folder takes its newest run)")
     p.add_argument("results", metavar="RESULTS_DIR", help="a run folder, or a scenario folder (newest run)")
     p.add_argument("--format", choices=("png", "svg", "pdf"), default="png", help="chart format (default: png)")
@@ -76,7 +76,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("report", help=help_, description=help_, formatter_class=RAW,
                               epilog=BRIEF_EXAMPLE.replace("sim brief", "sim report")
                               .replace("--out brief.pdf", "--out report.html").replace(
-                                  "  sim report results/compare-antimony_ban_2024-crackdown_2025 --out brief.pptx\n", ""))
+                                  "  sim report results/compare-antimony_2024-crackdown_2025 --out brief.pptx\n", ""))
     _add_brief_args(p)
     p.add_argument("--out", default="report.html", help="output file (default: report.html)")
     p.set_defaults(func=lambda a: _write(a, "report"))
