@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +140,15 @@ def _g(v: float) -> str:
     return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
 
 
+def _axis_label(key: str, p: Prior) -> str:
+    """'joint_operation: customs.CN.capacity_per_week (per week)' wrapped to two lines; nuisance
+    parameters say that they were drawn, not estimated."""
+    parts = key.split(".set.", 1)
+    name = f"{parts[0].removeprefix('events.')}: {parts[1].strip(chr(34))}" if len(parts) == 2 else key
+    text = f"{name} ({key_unit(key)})" + ("" if p.estimate else ", not estimated")
+    return "\n".join(textwrap.wrap(text, 48))
+
+
 def marginals_chart(cal: Calibration, path: Path) -> Path:
     """Small multiples: each key's posterior weight per bin (bars) against its prior's (steps);
     equal bins in the key's unit, or in log(value) for loguniform priors."""
@@ -163,7 +173,7 @@ def marginals_chart(cal: Calibration, path: Path) -> Path:
                 ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
                 ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
                 ax.xaxis.set_minor_formatter(NullFormatter())
-            ax.set_xlabel(f"{key} ({key_unit(key)})", fontsize=8)
+            ax.set_xlabel(_axis_label(key, p), fontsize=8)
             ax.set_ylabel("share of parameter sets per bin", fontsize=8)
         for ax in list(axes.flat)[len(keys):]:
             ax.set_visible(False)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -28,6 +27,7 @@ from sim.experiments.execution import (
     replicate_list,
     with_steps,
 )
+from sim.outputs.atomic import atomic_write_text, partial_dir
 
 COLUMNS = ["scenario", "kpi", "mean", "p05", "p95", "diff_mean", "diff_p05", "diff_p95"]
 
@@ -210,10 +210,8 @@ def write_compare(
     names = [s.name for s in scenarios]
     parent = Path(out_root) / outputs.folder_name("compare-" + "-".join(names))
     parent.mkdir(parents=True, exist_ok=True)
-    run_id = outputs.new_run_id()
-    partial, final = parent / f".{run_id}.partial", parent / run_id
-    partial.mkdir()
-    try:
+    final = parent / outputs.new_run_id()
+    with partial_dir(final) as partial:
         extra = {"compare": {"scenarios": names, "baseline": names[0], "common_seed": scenarios[0].seed},
                  **(extra_manifest or {})}
         run_dirs: dict[str, Path] = {}
@@ -251,13 +249,9 @@ def write_compare(
             "rows": json.loads(table.to_json(orient="records")),
             **(extra_manifest or {}),
         }
-        (partial / "comparison.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(partial / "comparison.json", outputs.json_text(doc))
         if compare_charts:
             draw_charts("write_compare_charts", partial, run_dirs, table, fmt)
-        os.replace(partial, final)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     return final
 
 
