@@ -131,9 +131,10 @@ def test_sim_compare_records_the_posterior_everywhere(toy, post_file, tmp_path, 
     assert status == 0, capsys.readouterr().err
     folder = next((tmp_path / "c").glob("compare-*/*"))
     doc = json.loads((folder / "comparison.json").read_text())
-    assert doc["posterior"]["n_sets"] == 10
+    assert doc["posterior"]["n_sets"] == 10 and doc["executor"]["workers"] == 1
     for m in folder.glob("*/*/manifest.json"):
-        assert json.loads(m.read_text())["posterior"]["draws"] == doc["posterior"]["draws"]
+        manifest = json.loads(m.read_text())
+        assert manifest["posterior"]["draws"] == doc["posterior"]["draws"] and manifest["executor"] == doc["executor"]
     rows = pd.read_csv(folder / "comparison.csv").set_index(["scenario", "kpi"])
     assert rows.loc[("other", "y"), "diff_p05"] == rows.loc[("other", "y"), "diff_p95"] == 0  # paired draws
 

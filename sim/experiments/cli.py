@@ -215,6 +215,7 @@ def cmd_compare(args) -> int:
     reps = replicate_list(args.replicates if args.replicates is not None else scenarios[0].replicates)
     check_executor(args.workers, args.scheduler)
     from sim.outputs import results as outputs
+    from sim.outputs.manifest import executor
 
     outputs.prepare_folder(args.out)  # before any computing
     post = posterior_hook(args, scenarios)
@@ -235,7 +236,7 @@ def cmd_compare(args) -> int:
         args.format,
         run_charts=run_charts(args.format, args.no_plots),
         compare_charts=not args.no_plots,
-        extra_manifest=post.manifest(scenarios[0].seed, reps),
+        extra_manifest={"executor": executor(args.workers, args.scheduler), **post.manifest(scenarios[0].seed, reps)},
     )
     print(format_comparison(table))
     print("\n" + crn_note(scenarios, reps))
