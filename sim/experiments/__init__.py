@@ -7,7 +7,7 @@ executor. See docs/python-api.md.
 """
 
 from sim.experiments.api import ModelFunction, make_model_function
-from sim.experiments.compare import compare, comparison_table, format_comparison
+from sim.experiments.compare import compare, comparison_table
 from sim.experiments.execution import (
     ExperimentError,
     RunFailure,
@@ -34,7 +34,6 @@ __all__ = [
     "replicate_seed",
     "apply_params",
     "comparison_table",
-    "format_comparison",
     "kpi_frame",
     "summary_line",
     "Vary",

@@ -12,7 +12,6 @@ from sim.experiments.compare import (
     compare,
     crn_note,
     draw_charts,
-    format_comparison,
     write_compare,
 )
 from sim.experiments.execution import (
@@ -236,8 +235,11 @@ def cmd_compare(args) -> int:
         args.format,
         run_charts=run_charts(args.format, args.no_plots),
         compare_charts=not args.no_plots,
-        extra_manifest={"executor": executor(args.workers, args.scheduler), **post.manifest(scenarios[0].seed, reps)},
+        extra_manifest={"executor": executor(args.workers, args.scheduler),
+                        **post.manifest(scenarios[0].seed, reps)},
     )
+    from sim.outputs.tables import format_comparison
+
     print(format_comparison(table))
     print("\n" + crn_note(scenarios, reps))
     post.say()

@@ -116,51 +116,6 @@ def comparison_table(results_by_scenario: dict[str, list]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _g(x: float, scale: float = 1.0, sign: bool = False) -> str:
-    from sim.outputs.tables import fmt_number
-
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    text = fmt_number(float(x) * scale)
-    return "+" + text if sign and x > 0 else text
-
-
-def format_comparison(table: pd.DataFrame) -> str:
-    """A text table: KPI rows with unit; per scenario "mean [p05, p95]", and "diff [p05, p95]" after
-    the first. Shares and rates are shown in %, like `sim run`'s summary."""
-    from sim.outputs.tables import kpi_unit
-
-    names = list(dict.fromkeys(table["scenario"]))
-    kpis = list(dict.fromkeys(table["kpi"]))
-    idx = table.set_index(["scenario", "kpi"])
-    head = ["KPI", "unit"]
-    for i, n in enumerate(names):
-        head.append(f"{n}: mean [p05, p95]")
-        if i:
-            head.append(f"{n} - {names[0]}: diff [p05, p95]")
-    body = []
-    for k in kpis:
-        unit, sc = kpi_unit(k)
-        line = [k, unit]
-        for i, n in enumerate(names):
-            r = idx.loc[(n, k)]
-            line.append(f"{_g(r['mean'], sc)} [{_g(r['p05'], sc)}, {_g(r['p95'], sc)}]")
-            if i:
-                line.append(
-                    f"{_g(r['diff_mean'], sc, True)} [{_g(r['diff_p05'], sc, True)}, "
-                    f"{_g(r['diff_p95'], sc, True)}]"
-                )
-        body.append(line)
-    widths = [max(len(row[c]) for row in [head] + body) for c in range(len(head))]
-
-    def fmt(row: list[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if j < 2 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-
-    return "\n".join([fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body])
-
-
 def crn_note(scenarios: Sequence, replicates: Sequence[int]) -> str:
     """The sentence saying which seeds the comparison used."""
     reps = list(replicates)
