@@ -148,6 +148,7 @@ def deliveries(settings: dict, reps: int = 8) -> np.ndarray:
     ("penalties.fine_multiple", [0.0, 2.0, 8.0]),
     ("penalties.arrest_prob", [0.0, 0.5, 1.0]),
     ("penalties.sentence_years", [0.0, 5.0, 20.0]),
+    ("customs.CN.investigation_tips_per_week", [0.0, 2.0, 10.0]),   # tips name networks (tip_weight 20)
 ])
 def test_v11_each_enforcement_lever_lowers_illicit_deliveries(key, levels):
     means = [deliveries({key: v}).mean() for v in levels]

@@ -211,6 +211,24 @@ def test_cheapest_mix_meets_its_constraint_and_nothing_cheaper_does(searched):
     assert any(line.startswith("Cheapest mix meeting illicit_delivered_t<=0.9x") for line in summary["answer"])
 
 
+def test_brief_with_frontier_draws_the_search_on_the_page(searched, tmp_path):
+    """sim brief --frontier STUDY: the page's second chart is the search's frontier, in place of
+    the lever tornado or the price chart; a folder that is not a finished search is refused."""
+    from pypdf import PdfReader
+
+    from sim.cli import main
+    from tests.v2_fixtures import make_v2_compare
+
+    _, _, _, d = searched
+    folder = make_v2_compare(tmp_path / "cmp", 4)
+    out = tmp_path / "brief.pdf"
+    assert main(["brief", str(folder), "--frontier", str(d / "study"), "--out", str(out)]) == 0
+    text = " ".join(PdfReader(out).pages[0].extract_text().split())
+    assert "What each level of spending buys (policy search)" in text and "Enforcement cost (USD)" in text
+    assert main(["brief", str(folder), "--frontier", str(tmp_path), "--out", str(tmp_path / "b.pdf")]) != 0
+    assert not (tmp_path / "b.pdf").exists()
+
+
 # ---------------------------------------------------------------- resume ------------
 class StopAfter:
     """A run function that raises KeyboardInterrupt at its n-th call (as Ctrl-C would, mid-generation)."""

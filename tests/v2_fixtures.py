@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from plot_fixtures import CHECKPOINTS, METHOD_SHARE, make_scenario, make_timeseries
+from tests.plot_fixtures import CHECKPOINTS, METHOD_SHARE, make_scenario, make_timeseries
 
 from sim.experiments.compare import comparison_table
 from sim.model.metrics import KEYS, KPI_NAMES
