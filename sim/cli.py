@@ -79,7 +79,9 @@ def cmd_validate(args) -> int:
 
 
 def cmd_show(args) -> int:
-    sys.stdout.write(dump_toml(load_scenario(args.file, args.overrides)))
+    from sim.scenario.shipped import find_scenario
+
+    sys.stdout.write(dump_toml(load_scenario(find_scenario(args.file), args.overrides)))
     return 0
 
 

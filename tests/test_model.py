@@ -3,6 +3,8 @@ scenario built for it. V8-V11 (markets, diversion, customs, levers) are in test_
 
 from __future__ import annotations
 
+import math
+
 import mesa
 import numpy as np
 import pandas as pd
@@ -246,3 +248,20 @@ def test_mesa_batch_run_two_values_two_seeds():
     assert np.isfinite(df["destination_price_index"]).all() and (df["destination_price_index"] > 0).all()
     last = df[df["Step"] == df["Step"].max()]
     assert len(last) == 4
+
+
+def test_weeks_to_halve_counts_weeks_after_the_event_and_is_nan_when_it_cannot_be_measured():
+    """The 4-step mean falls to half its level before the event: weeks from the event; NaN when
+    nothing moved before it, it never halves, or the run ends before the event (no warning)."""
+    import warnings
+
+    from sim.model.kpis import weeks_to_halve
+
+    s = np.array([8.0] * 10 + [2.0] * 10)        # event at step 10; trailing 4-step means 6.5, 5, 3.5:
+    assert weeks_to_halve(s, 10, 7) == 2.0       # at or below 4 at step 12
+    assert weeks_to_halve(s, 10, 14) == 4.0      # two-week steps
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert math.isnan(weeks_to_halve(s, 25, 7))               # after the run's end
+        assert math.isnan(weeks_to_halve(np.zeros(20), 10, 7))    # nothing to halve
+        assert math.isnan(weeks_to_halve(np.full(20, 8.0), 10, 7))  # never halves

@@ -260,7 +260,7 @@ def calibrate(scenarios: Sequence, budget: int, db: Path, *, generations: int = 
     overrun it is not started, or not kept. generations: total generations in the history.
     seed: master seed of the calibration (default: the first scenario's). The same seed gives
     the same history for any workers or scheduler. Read the result with
-    sim.calibration.report.read_calibration(db).
+    sim.calibration.report.read_calibration(db, stats.priors, stats.facts) (stats: what calibrate returns).
     """
     pyabc = _pyabc()
     from tqdm.auto import tqdm

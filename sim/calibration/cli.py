@@ -98,7 +98,9 @@ def cmd_calibrate(args) -> int:
     from sim.calibration.abc import calibrate, stored_settings
     from sim.calibration.report import read_calibration, write_diagnostics, write_posterior
     from sim.scenario import ScenarioError, load_scenario
+    from sim.scenario.shipped import find_scenario
 
+    args.files = [str(find_scenario(f)) for f in args.files]
     paths = output_paths(args.files, args.out)
     scenarios, msgs = [], []
     for f in args.files:            # every file's problems at once; --seed and --steps go to calibrate

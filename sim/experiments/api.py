@@ -1,6 +1,6 @@
 """The model as a plain function `f(**params) -> {kpi: value}` for EMA Workbench, SALib, scipy.
 
-    f = make_model_function("scenarios/ban.toml", steps=104)
+    f = make_model_function("scenarios/antimony_2024.toml", steps=104)
     f(customs__CN__capacity_per_week=900, penalties__arrest_prob=0.5, replicate=0)
     # -> {"illicit_delivered_t": ..., "leakage_share": ..., ...}
 

@@ -147,7 +147,9 @@ def _load_all(files, args) -> list:
 
 def _load(path, args):
     """One scenario with --set and --seed applied, shortened to --steps (what that cuts is said)."""
-    scenario, note = cut_horizon(load_scenario(path, _overrides(args)), args.steps)
+    from sim.scenario.shipped import find_scenario
+
+    scenario, note = cut_horizon(load_scenario(find_scenario(path), _overrides(args)), args.steps)
     if note:
         print(note, file=sys.stderr)
     return scenario

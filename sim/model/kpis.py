@@ -73,8 +73,9 @@ def focus(model) -> tuple[int, int]:
 
 def weeks_to_halve(series: np.ndarray, event_step: int, days_per_step: int) -> float:
     """Weeks after the event until the 4-step mean of `series` falls to half its mean over the
-    4 steps before the event; NaN when there was nothing to halve or it never halves."""
-    if event_step < 1:
+    4 steps before the event; NaN when there was nothing to halve, it never halves, or the run
+    ends before the event."""
+    if not 1 <= event_step < len(series):
         return math.nan
     before = series[max(0, event_step - 4):event_step].mean()
     if before <= 0:

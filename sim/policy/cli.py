@@ -94,6 +94,9 @@ def cmd_optimize(args) -> int:
     check_name(args.cost, keys, "--cost")
     overrides = list(args.overrides) + [f"{k}={v}" for k, v in (("seed", args.seed), ("steps", args.steps))
                                         if v is not None]
+    from sim.scenario.shipped import find_scenario
+
+    args.file = str(find_scenario(args.file))
     base = load_scenario(args.file, overrides)
     reps = args.replicates if args.replicates is not None else base.replicates
     draws, post_manifest = posterior_draws(args, base, reps, keys)

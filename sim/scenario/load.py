@@ -1,6 +1,6 @@
 """Load a scenario file: TOML, `extends`, `--set` overrides, validation, readable errors.
 
-    load_scenario("scenarios/ban.toml", overrides=["customs.CN.capacity_per_week=900"])
+    load_scenario("scenarios/antimony_2024.toml", overrides=["customs.CN.capacity_per_week=900"])
 
 Every problem is reported at once, one line each, as `FILE:LINE: dotted.key: what is wrong`
 (`FILE: key: ...` when the line is unknown, `--set: key: ...` for an override), in a
