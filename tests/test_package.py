@@ -56,6 +56,10 @@ def test_shipped_scenarios_are_found_by_name_anywhere(tmp_path, monkeypatch, cap
     assert main(["run", "no_such_scenario", "--no-plots"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no_such_scenario" in err and "Traceback" not in err
+    assert main(["show", name]) == 0 and f"name = \"{name}\"" in capsys.readouterr().out
+    assert main(["compare", "baseline_2024", name, "--steps", "2", "--replicates", "1", "--workers", "1",
+                 "--no-plots", "--out", str(tmp_path / "c")]) == 0     # by name, like sim run
+    assert "cannot read" not in capsys.readouterr().err
 
 
 def test_run_json_summary_parses_and_the_manifest_records_executor_and_git(tmp_path, capsys, fake_model):
