@@ -68,7 +68,7 @@ def fmt_value(v: float, unit: str = "") -> str:
 def unit_axis(axis, unit: str) -> str:
     """Readable ticks for a KPI unit (shares as %, USD as 2 M); returns the unit for the label."""
     if unit == "share":
-        axis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+        axis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))  # decimals follow the axis range
         return "%"
     if unit == "USD":
         axis.set_major_formatter(EngFormatter(sep=" "))
