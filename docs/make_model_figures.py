@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import tomli_w
+from matplotlib.ticker import FuncFormatter
 
 from sim.model import kernels as kr
 from sim.model.model import SmugglingModel
@@ -119,7 +120,7 @@ def us_only_ban(base: dict, tmp: Path, reps: int, workers: int) -> None:
     a, b = write(open_, tmp), write(ban, tmp)
     out = results_dir(sim("compare", str(a), str(b), "--replicates", str(reps), "--workers", str(workers),
                           "--no-plots", "--out", str(tmp / "results")))
-    metrics = ["price_usd_kg", "legal_flow_t", "stock_cover_days", "consumption_t"]
+    metrics = ["price_usd_kg", "legal_flow_t", "stock_cover_days", "consumption_t", "output_t", "diverted_t"]
     A, B = load_ts(out / "us_open", metrics), load_ts(out / "us_only_ban", metrics)
     s = load_scenario(b)
     mk = s.markets["EU"]["sb2o3"]
@@ -135,6 +136,8 @@ def us_only_ban(base: dict, tmp: Path, reps: int, workers: int) -> None:
         panel(A, "legal_flow_t", supplier="ROW_producers", market="US")
     cover = panel(B, "stock_cover_days", market="EU") - panel(A, "stock_cover_days", market="EU")
     cons = panel(B, "consumption_t", market="EU") / panel(A, "consumption_t", market="EU")
+    cn_out = panel(B, "output_t", supplier="CN_smelters") - panel(A, "output_t", supplier="CN_smelters")
+    diverted = panel(B, "diverted_t")
     print(f"\nQ1  EU price: each day of EU stock cover moves it by about {100 * per_day:.1f} % "
           f"(restock {mk.restock_speed} / (eps {eps} x {s.days_per_step} days))")
     m = rel["EU"].mean(axis=1)
@@ -143,7 +146,8 @@ def us_only_ban(base: dict, tmp: Path, reps: int, workers: int) -> None:
     windows = {"Dec 2024 - Feb 2025": ("2024-12-02", "2025-02-28"), "Mar - Jun 2025": ("2025-03-01", "2025-06-30"),
                "Oct - Dec 2025": ("2025-10-01", "2025-12-31"), "all of 2025": ("2025-01-01", "2025-12-31")}
     print("    window               EU price %            US price %        CN price %      "
-          "CN>EU t/wk   ROW>EU t/wk  ROW>US t/wk  EU cover days  price from cover %")
+          "CN>EU t/wk   ROW>EU t/wk  ROW>US t/wk  EU cover days  price from cover %  "
+          "CN output t/wk  diverted t/wk")
     for w, (lo, hi) in windows.items():
         sl = slice(lo, hi)
         pred = 100 * (cons.loc[sl] ** (-1 / eps) - 1).mean().mean()
@@ -151,7 +155,8 @@ def us_only_ban(base: dict, tmp: Path, reps: int, workers: int) -> None:
               f"{band(rel['CN'].loc[sl].mean()):16s} {flow['CN_smelters'].loc[sl].mean().mean():+9.1f} "
               f"{flow['ROW_producers'].loc[sl].mean().mean():+12.1f} {to_us.loc[sl].mean().mean():+11.1f} "
               f"{cover.loc[sl].mean().mean():+12.2f} {-100 * per_day * cover.loc[sl].mean().mean():+14.1f}"
-              f"  (identity {pred:+.1f})")
+              f"  (identity {pred:+.1f}) {cn_out.loc[sl].mean().mean():+9.1f} "
+              f"{diverted.loc[sl].mean().mean():9.1f}")
     print(f"    reference flows to the EU: CN_smelters {ref['CN_smelters']:.0f} t/wk, "
           f"ROW_producers {ref['ROW_producers']:.0f} t/wk")
 
@@ -208,6 +213,7 @@ def option_table(date: dt.date) -> None:
     print(f"\nQ2  options on {s.date_of(m.t - 1)} (replicate 0): W = {W:.2f}, O = {O:.2f}, US gray price "
           f"{m.gray_price[L.markets.index('US'), 0]:.2f} USD/kg; arrest x sentence cost = {loss_fixed:.0f} USD/kg on 5 t")
     print("    route     method          G(1-c)  commission  freight  method  margin  p_believed  p_actual  EV USD/kg")
+    detail = []
     for r, rid in enumerate(L.routes):
         g = m.expect[:, L.route_market[r], k].mean()
         for j, meth in enumerate(METHODS):
@@ -216,16 +222,28 @@ def option_table(date: dt.date) -> None:
             through = 1.0
             for pos in range(L.route_ncp[r]):
                 c, cell = L.route_cp[r, pos], L.decl_cell[k, r, pos, j]
-                pi = kr.inspection_prob(p.cp_coop[c], p.cp_capacity[c], p.cp_random_share[c], score[cell], n_all[c],
+                pi = kr.inspection_prob(p.cell_coop[cell], p.cp_capacity[c], p.cp_random_share[c], score[cell], n_all[c],
                                         s_all[c])
                 through *= 1 - pi * p.cp_detect[c, j] * (1 - p.cp_corruption[c])
-            believed = np.mean([kr.interdiction_belief(sm.a, sm.b, i, L.route_lane, L.route_ncp, r, j) for i in free])
+                detail.append(f"    {rid:9s} {meth:15s} {L.cp_names[c]:10s} {legit[cell] / p.wk:12,.0f} "
+                              f"{n_all[c] / p.wk:12,.0f} {score[cell]:6.2f} {p.cell_coop[cell]:5.2f} {pi:8.4f} "
+                              f"{p.cp_detect[c, j]:7.2f}")
+            believed = 0.0
+            for i in free:                  # counts after the belief update of step m.t - 1
+                a, b = sm.counts(i, m.t - 1, p.forgetting, m.a0, m.b0)
+                lanes = L.route_lane[r, :L.route_ncp[r]]
+                believed += 1 - np.prod(1 - a[lanes, j] / (a[lanes, j] + b[lanes, j]))
+            believed /= len(free)
             unit = W + p.freight[r] + p.method_cost[j]
             margin = g * (1 - p.commission[r]) - unit
             ev = (1 - believed) * margin - believed * (unit + p.fine_multiple * O + loss_fixed)
             print(f"    {rid:9s} {meth:15s} {g * (1 - p.commission[r]):6.2f} {g * p.commission[r]:10.2f} "
                   f"{p.freight[r]:8.2f} {p.method_cost[j]:7.2f} {margin:+7.2f} {believed:11.3f} {1 - through:9.3f} "
                   f"{ev:+9.2f}")
+    print("    per checkpoint (one 20 t container; legitimate containers per week in the cell and at the "
+          "checkpoint):")
+    print("    route     method          checkpoint  cell legit  all at cp   score  coop  p_insp  detect")
+    print("\n".join(detail))
 
 
 def route_split(base: dict, tmp: Path, reps: int, workers: int) -> None:
@@ -243,7 +261,7 @@ def route_split(base: dict, tmp: Path, reps: int, workers: int) -> None:
     labels = {"antimony_2024_resolved": "antimony_2024 as shipped", **{n: lab for n, lab, _ in ROUTE_VARIANTS}}
     for f in files:
         name = f.stem
-        df = load_ts(out / name, ["illicit_route_t", "illicit_method_t"])
+        df = load_ts(out / name, ["illicit_route_t", "illicit_method_t", "price_index", "stock_cover_days"])
         r = df[df.metric == "illicit_route_t"].groupby(["replicate", "route"]).value.sum().unstack()
         hub = 100 * r.drop(columns="CN-US").sum(axis=1) / r.sum(axis=1)
         mth = df[df.metric == "illicit_method_t"].groupby(["replicate", "method"]).value.sum().unstack()
@@ -258,7 +276,21 @@ def route_split(base: dict, tmp: Path, reps: int, workers: int) -> None:
             th_mx = s1[["CN-TH-US", "CN-MX-US"]].sum(axis=1)
             print(f"\nS1 window (ban to end of April 2025): delivered {band(s1.sum(axis=1))} t in all, "
                   f"{band(th_mx)} t through Thailand and Mexico (fact: about 3,834 t)")
+            tot = r.sum(axis=1).mean()
+            print("    share of illicit tonnes by route, 2024-25: "
+                  + ", ".join(f"{c} {100 * r[c].mean() / tot:.1f} %" for c in r.columns))
+            us = panel(df, "price_index", market="US").mean(axis=1)
+            monthly = us.loc["2024-09-01":"2025-12-31"].resample("MS").mean()
+            print(f"    US price index (mean of replicates): peak {us.max():.2f} on {us.idxmax():%Y-%m-%d}; "
+                  "by month "
+                  + ", ".join(f"{d:%b %Y} {v:.2f}" for d, v in monthly.items()))
+            cover = df[df.metric == "stock_cover_days"].groupby(["market", "date"]).value.mean().unstack(0)
+            for mkt in cover.columns:
+                empty = cover.index[cover[mkt] <= 1e-9]
+                print(f"    {mkt} stock cover: lowest {cover[mkt].min():.1f} days"
+                      + (f", first empty {empty[0]:%Y-%m-%d}" if len(empty) else ""))
     table = pd.DataFrame(rows).set_index("variant")
+    table["delivered_t"] = table.delivered_t.round(0)
     pd.set_option("display.width", 250)
     kpis = pd.read_csv(next((out / "antimony_2024_resolved").glob("*/kpi_summary.csv"))).set_index("kpi")
     print("\nKPIs of antimony_2024 (mean [5 %, 95 %]):")
@@ -290,6 +322,9 @@ def route_split(base: dict, tmp: Path, reps: int, workers: int) -> None:
         ax[0, 1].barh(y, table.hub_pct, color=PALETTE[1])
         ax[0, 1].errorbar(table.hub_pct, y, xerr=[table.hub_pct - table.p05, table.p95 - table.hub_pct], fmt="none",
                           ecolor="black", lw=0.8, capsize=2)
+        for yi, (mean, hi) in zip(y, zip(table.hub_pct, table.p95)):
+            ax[0, 1].text(hi + 0.8, yi, f"{mean:.1f} %", va="center", fontsize=7.5)
+        ax[0, 1].set_xlim(0, 1.12 * table.p95.max() + 5)
         ax[0, 1].set_yticks(y, table.index, fontsize=7.5)
         ax[0, 1].set_xlabel("Illicit tonnes through a hub, 2024-25 (%)")
         ax[0, 1].set_title("What moves the split (one change each)", fontsize=9.5)
@@ -322,6 +357,7 @@ def arbitrage(tmp: Path) -> None:
             for c, col in zip(("EU", "US", "CN"), PALETTE):
                 ax[0, i].plot(df.index, df[c], color=col, label=c, lw=1.2)
             ax[0, i].set_yscale("log")
+            ax[0, i].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # no mathtext: parse_math is off
             ax[0, i].set_title(label, fontsize=9.5)
             ax[0, i].axvline(pd.Timestamp(BAN), color="#444444", lw=0.9, ls=(0, (4, 3)))
             date_axis(ax[0, i])
