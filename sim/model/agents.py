@@ -81,8 +81,8 @@ class CustomsAgent(mesa.Agent):
     def update(self) -> None:
         """Learned hit rates per declared cell: last step's seizures raise them, its clean inspections
         (legitimate or smuggled) dilute them; older counts fade by `hit_rate_memory` per week. Then
-        the tips investigations bring this week (Poisson), each naming a network that has goods
-        on the way or for sale, chosen in proportion to how much it has."""
+        the tips investigations bring this week (Poisson), each naming a network with goods on the
+        way or for sale, chosen in proportion to how many of its smugglers have some."""
         m, p = self.model, self.model.params
         c = self.cells
         seized, clean = m.last_cell

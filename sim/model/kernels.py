@@ -513,7 +513,7 @@ def offer_by_market(status, hold_q, hold_k, hold_mkt, out):
 @njit(cache=True)
 def update_beliefs(t, status, network, own_a, own_b, joined, epoch, net_a, net_b, a0, b0, forgetting, network_share,
                    public_share, obs_cp, obs_seized, n_obs, ship_m):
-    """The belief update of step t (docs/model.md §8), in closed form.
+    """The belief update of step t (docs/model.md §10), in closed form.
 
     Smuggler i in network g holds Beta counts per lane (checkpoint x declared consignee) and
     method; each step, while in the game (not in the pool, not bankrupt):
