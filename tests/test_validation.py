@@ -131,6 +131,15 @@ def test_variants_take_out_the_named_components(antimony, crackdown):
     assert no_lic.controls["sb_all"].regime == "open"
     no_op = validation.variant_scenario(crackdown, next(v for k, v in by.items() if k[0] == "S6"))
     assert not {"joint_operation", "traceability", "sentences"} & set(no_op.events)
+    # a parameter set of the episode's posterior applies to every variant, even one whose dropped
+    # events the episode's priors name (the variant runs; it is not calibrated)
+    from sim.experiments.params import applicable, apply_params
+    params = {k: p.low for k, p in crackdown.priors.items()}
+    for v in validation.VARIANTS:
+        base = crackdown if v.scenario == "crackdown_2025" else antimony
+        variant = validation.variant_scenario(base, v)
+        assert variant.priors == {}
+        apply_params(variant, applicable(variant, params))
 
 
 def test_posterior_of_a_scenario_is_its_own_or_its_base(tmp_path):

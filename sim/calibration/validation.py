@@ -87,6 +87,7 @@ def posterior_for(path: Path) -> Path | None:
 
 def variant_scenario(base, v: Variant):
     data = base.model_dump(mode="python")
+    data["priors"] = {}       # a variant only runs; its priors may name the events it drops
     for e in v.drop_events:
         data["events"].pop(e, None)
     if data.get("headline_event") not in data["events"]:
