@@ -122,6 +122,15 @@ def test_h4_fails_when_a_price_guard_was_touched():
     assert math.isnan(facts.h4({"gallium_2024": guarded}))
 
 
+def _get(scenario, key: str):
+    from sim.scenario.load import parse_key
+
+    node = scenario.model_dump(mode="python")
+    for part in parse_key(key):
+        node = node[part]
+    return node
+
+
 def test_variants_take_out_the_named_components(antimony, crackdown):
     by = {(v.fact, v.label): v for v in validation.VARIANTS}
     assert {v.fact for v in validation.VARIANTS} == {"S2", "S4", "S6"}
@@ -139,7 +148,12 @@ def test_variants_take_out_the_named_components(antimony, crackdown):
         base = crackdown if v.scenario == "crackdown_2025" else antimony
         variant = validation.variant_scenario(base, v)
         assert variant.priors == {}
-        apply_params(variant, applicable(variant, params))
+        drawn = apply_params(variant, applicable(variant, params))
+        # the variant's own overrides win over the drawn parameters (set last, by Pinned)
+        pinned = validation.Pinned(lambda sc, r, steps=None: sc, {drawn.name: v.overrides})(drawn, 0)
+        for o in v.overrides:
+            key = o.partition("=")[0]
+            assert _get(pinned, key) == _get(variant, key)
 
 
 def test_posterior_of_a_scenario_is_its_own_or_its_base(tmp_path):

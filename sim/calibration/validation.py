@@ -69,6 +69,24 @@ class SlimRun:
         return RunResult(res.replicate, ts[ts["metric"].isin(FACT_METRICS)].reset_index(drop=True), res.kpis)
 
 
+class Pinned:
+    """run_fn that sets a variant's own overrides last, after the posterior's parameter set:
+    "without the extra inspection capacity" must stay without it whatever capacity the
+    replicate drew (picklable; `pins` maps a scenario name to its `KEY=VALUE` overrides)."""
+
+    def __init__(self, run_fn, pins: dict[str, tuple[str, ...]]):
+        self.run_fn, self.pins = run_fn, pins
+
+    def __call__(self, scenario, replicate: int, steps: int | None = None):
+        from sim.experiments.params import apply_params
+        from sim.scenario.load import parse_override
+
+        pins = self.pins.get(scenario.name)
+        if pins:
+            scenario = apply_params(scenario, {o.partition("=")[0]: parse_override(o)[1] for o in pins})
+        return self.run_fn(scenario, replicate, steps=steps)
+
+
 def posterior_for(path: Path) -> Path | None:
     """The ensemble a scenario file runs on: `<name>.posterior.parquet` beside it, else its base's."""
     import tomllib
@@ -101,13 +119,15 @@ def variant_scenario(base, v: Variant):
     return Scenario.model_validate(data)
 
 
-def _runs(scenarios: dict, replicates: int, workers, posterior, seed) -> dict[str, list]:
-    """Run named scenarios on common random numbers (and common posterior draws)."""
+def _runs(scenarios: dict, replicates: int, workers, posterior, seed,
+          pins: dict[str, tuple[str, ...]] | None = None) -> dict[str, list]:
+    """Run named scenarios on common random numbers (and common posterior draws); `pins`: the
+    overrides of each variant, set after the posterior's parameters (see Pinned)."""
     from sim.experiments import compare
     from sim.experiments.execution import default_run_fn
     from sim.model.runner import RunResult
 
-    run_fn = SlimRun(default_run_fn())
+    run_fn = Pinned(SlimRun(default_run_fn()), pins or {})
     if posterior is not None:
         run_fn = posterior.wrap(run_fn)
     names = list(scenarios)
@@ -151,11 +171,13 @@ def evaluate(replicates: int = 40, workers: int | None = None, folder: Path | No
         post = load_posterior(post_path) if post_path else None
         posteriors[post_path] = post
         scs = {n: cut_horizon(load_scenario(paths[n]))[0] for n in names}
+        pins = {}
         for v in VARIANTS:
             if v.scenario in scs:
                 scs[f"{v.scenario} | {v.label}"] = variant_scenario(scs[v.scenario], v)
+                pins[f"{v.scenario} | {v.label}"] = v.overrides
         s0 = int(seed if seed is not None else scs[names[0]].seed)
-        runs = _runs(scs, replicates, workers, post, s0)
+        runs = _runs(scs, replicates, workers, post, s0, pins)
         per_rep = [{n: Run(scs[n], runs[n][i].timeseries, runs[n][i].kpis) for n in scs}
                    for i in range(replicates)]
         for f in facts:
