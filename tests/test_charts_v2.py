@@ -65,7 +65,7 @@ def test_sankey_flows_add_up_and_match_the_series(v2):
         return d.groupby("replicate")["value"].sum().mean()
     departed = total("departed_t")
     assert flows[("China: legal sales and diversion", "Diverted to smugglers")] == pytest.approx(DIVERT_EXTRA * departed)
-    assert flows[("China: legal sales and diversion", "Legal: China (domestic)")] == pytest.approx(total("legal_flow_t", supplier="CN",
+    assert flows[("China: legal sales and diversion", "Legal: China (domestic)")] == pytest.approx(total("legal_flow_t", supplier="cn_sb",
                                                                                       market="CN"))
     assert ("China: legal sales and diversion", "Legal: Australia") not in flows  # other suppliers' goods are not the origin's
     assert flows[("Diverted to smugglers", "Held by smugglers at origin (rest)")] == \
@@ -138,7 +138,7 @@ def test_routemap_has_separate_scales_and_other_suppliers(v2):
     illicit = [t.get_text() for t in labels if t.get_text().startswith("Illicit")]
     assert len(legal) == 2 and len(illicit) == 2
     tot = run.ts[(run.ts.metric == "legal_flow_t")].groupby(["supplier", "market", "replicate"])["value"].sum()
-    biggest = tot.groupby(["supplier", "market"]).mean().drop(index=[("CN", "CN")]).max()
+    biggest = tot.groupby(["supplier", "market"]).mean().drop(index=[("cn_sb", "CN")]).max()
     assert legal[0] == f"Legal shipments: {biggest:,.0f} t"  # the legal scale's own maximum
     assert "widths scaled separately" in ax.get_legend().get_title().get_text()
     hubs = [t for t in ax.texts if t.get_text() in ("Thailand", "Mexico")]
@@ -263,7 +263,8 @@ def test_cli_plot_reports_a_bad_manifest_in_one_line(tmp_path, capsys):
 
 def test_validation_reports_are_read_from_markdown_csv_and_json(tmp_path):
     md = load_validation(Path(__file__).parents[1] / "docs" / "validation.md")  # the shipped report
-    assert {"S1", "S7"} <= set(md["id"]) and not md["held_out"].any()
+    assert {"S1", "S7", "H1cn", "H4"} <= set(md["id"])
+    assert (md["held_out"] == md["id"].str.startswith("H")).all()    # "**held out**" rows, and only those
     (tmp_path / "v.csv").write_text("id,role,result\nS1,calibration,pass\nX9,held out,fail\nH2,,pass\n")
     v = load_validation(tmp_path / "v.csv").set_index("id")
     assert v.loc["X9", "held_out"] and v.loc["X9", "failed"] and v.loc["H2", "held_out"] and not v.loc["S1", "held_out"]
@@ -279,4 +280,4 @@ def test_v2_timeseries_keeps_nulls_and_reads_as_one_form(v2):
     assert ts["route"].isna().any() and not (ts["route"] == "").any()
     run = load_run(v2["capped"])
     assert (run.ts["supplier"] == "").any() and run.ts["supplier"].notna().all()
-    assert set(run.ts.loc[run.ts.metric == "legal_flow_t", "supplier"]) == {"CN", "AU"}
+    assert set(run.ts.loc[run.ts.metric == "legal_flow_t", "supplier"]) == {"cn_sb", "au_sb"}

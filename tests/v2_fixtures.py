@@ -97,8 +97,8 @@ def v2_timeseries(sc: dict, base: pd.DataFrame, price_cap: float | None, hub_cap
         parts.append(_rows(rep, steps, dates, "exporters_diverting", np.round(3 + total_dep), commodity="sb"))
         for market, t in (("CN", 60.0), ("US", 25.0 * np.linspace(1, 0.2, steps)), ("DE", 30.0)):
             parts.append(_rows(rep, steps, dates, "legal_flow_t", np.broadcast_to(t, (steps,)) * (1 + 0.01 * rep),
-                               supplier="CN", market=market, commodity="sb"))
-        parts.append(_rows(rep, steps, dates, "legal_flow_t", np.linspace(2, 9, steps), supplier="AU", market="US",
+                               supplier="cn_sb", market=market, commodity="sb"))
+        parts.append(_rows(rep, steps, dates, "legal_flow_t", np.linspace(2, 9, steps), supplier="au_sb", market="US",
                            commodity="sb"))
         parts.append(_rows(rep, steps, dates, "unmet_demand_t", 0.5 * total_dep, market="US", commodity="sb"))
         arrests = np.ones(steps) * (1 + rep % 2)

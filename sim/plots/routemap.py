@@ -64,9 +64,13 @@ def legal_legs(run: Run) -> tuple[dict[tuple[str, str], float], str]:
     """
     countries = run.scenario.get("countries", {})
     if not run.metric("legal_flow_t").empty:
-        tot = run.totals("legal_flow_t", ["supplier", "market"])
-        return ({(a, b): float(v) for (a, b), v in tot.items() if a != b and a in countries and b in countries},
-                "Legal shipments")
+        home = {k: v.get("country", k) for k, v in run.scenario.get("suppliers", {}).items()}
+        legs: dict[tuple[str, str], float] = {}
+        for (sup, m), v in run.totals("legal_flow_t", ["supplier", "market"]).items():
+            a = home.get(sup, sup)       # a supplier ships from its country
+            if a != m and a in countries and m in countries:
+                legs[(a, m)] = legs.get((a, m), 0.0) + float(v)
+        return legs, "Legal shipments"
     if run.metric("legal_imports_t").empty:
         return {}, "Legal imports from origin"
     tot = run.totals("legal_imports_t", "market")

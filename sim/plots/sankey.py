@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from matplotlib.patches import PathPatch, Rectangle
 from matplotlib.path import Path as MPath
 
@@ -69,8 +70,11 @@ def origin_flows(run: Run) -> Sankey:
         else float(sum(dict(departed).values()))
     div = sk.node("diverted", 1, "Diverted to smugglers", "illicit")  # on top: the chain follows it
     sk.link(src, div, diverted)
-    if v2:
-        legal = run.totals("legal_flow_t", "market", supplier=o)
+    if v2:  # the origin's suppliers are those in its country (ids are the scenario's own)
+        mine = [k for k, v in run.scenario.get("suppliers", {}).items() if v.get("country") == o]
+        legal = pd.Series(dtype=float)
+        for k in mine:
+            legal = legal.add(run.totals("legal_flow_t", "market", supplier=k), fill_value=0.0)
     elif not run.metric("legal_imports_t").empty:
         legal = run.totals("legal_imports_t", "market")
     else:
