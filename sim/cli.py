@@ -175,10 +175,27 @@ def cmd_run(args) -> int:
 
     extra = [(f"--{k}", f"{k}={v}") for k, v in (("seed", args.seed), ("replicates", args.replicates))
              if v is not None]
-    scenario, note = cut_horizon(load_scenario(find_scenario(args.file), list(args.overrides) + extra), args.steps)
+    path = find_scenario(args.file)
+    scenario, note = cut_horizon(load_scenario(path, list(args.overrides) + extra), args.steps)
     if note:
         print(note, file=sys.stderr)
+    if not args.posterior:
+        print(ensemble_note(path), file=sys.stderr, end="")
     return run_and_write(scenario, args)[0]
+
+
+def ensemble_note(path) -> str:
+    """A line saying that a calibrated ensemble exists for this scenario and is not used ("" if none)."""
+    from sim.experiments.posterior import posterior_for
+
+    try:
+        post = posterior_for(path)
+    except (OSError, ValueError):        # an unreadable base file: the loader has said what it needs to
+        return ""
+    if post is None:
+        return ""
+    return (f"note: this run uses the scenario's own values; {post} holds its parameter ensemble: add "
+            f"--posterior {post} for bands that include parameter uncertainty\n")
 
 
 def cmd_rerun(args) -> int:

@@ -115,6 +115,16 @@ def test_sim_run_with_a_posterior_has_wider_bands_and_records_the_file(toy, post
     assert width["ens"] > 5 * width["plain"]
 
 
+def test_sim_run_says_when_a_scenario_has_an_ensemble_it_does_not_use(toy, post_file, tmp_path, capsys):
+    args = ["run", str(toy), "--replicates", "1", "--workers", "1", "--no-plots", "--out", str(tmp_path / "r")]
+    assert cli.main(args) == 0 and "note:" not in capsys.readouterr().err      # no ensemble beside it
+    beside = toy.with_name("tiny.posterior.parquet")
+    beside.write_bytes(post_file.read_bytes())
+    assert cli.main(args) == 0
+    assert f"add --posterior {beside} for bands that include parameter uncertainty" in capsys.readouterr().err
+    assert cli.main(args + ["--posterior", str(beside)]) == 0 and "note:" not in capsys.readouterr().err
+
+
 def test_sim_run_refuses_to_set_a_key_the_posterior_sets(toy, post_file, capsys):
     status = cli.main(["run", str(toy), "--replicates", "2", "--workers", "1", "--no-plots",
                        "--posterior", str(post_file), "--set", "penalties.arrest_prob=0.2"])

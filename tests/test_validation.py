@@ -17,6 +17,7 @@ import pytest
 
 from sim.calibration import facts, validation
 from sim.calibration.targets import Run, default_registry
+from sim.experiments.posterior import posterior_for
 from sim.model.metrics import KEYS
 from sim.scenario import load_scenario
 
@@ -159,11 +160,11 @@ def test_variants_take_out_the_named_components(antimony, crackdown):
 def test_posterior_of_a_scenario_is_its_own_or_its_base(tmp_path):
     (tmp_path / "a.toml").write_text('name = "a"\n')
     (tmp_path / "b.toml").write_text('extends = "a.toml"\nname = "b"\n')
-    assert validation.posterior_for(tmp_path / "b.toml") is None
+    assert posterior_for(tmp_path / "b.toml") is None
     (tmp_path / "a.posterior.parquet").write_bytes(b"")
-    assert validation.posterior_for(tmp_path / "b.toml") == tmp_path / "a.posterior.parquet"
+    assert posterior_for(tmp_path / "b.toml") == tmp_path / "a.posterior.parquet"
     (tmp_path / "b.posterior.parquet").write_bytes(b"")
-    assert validation.posterior_for(tmp_path / "b.toml") == tmp_path / "b.posterior.parquet"
+    assert posterior_for(tmp_path / "b.toml") == tmp_path / "b.posterior.parquet"
 
 
 def test_report_marks_held_out_checks_and_shows_failures():

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sim.calibration.targets import Run, default_registry
+from sim.experiments.posterior import posterior_for
 from sim.scenario import cut_horizon, load_scenario
 from sim.scenario.shipped import shipped_dir
 
@@ -85,22 +86,6 @@ class Pinned:
         if pins:
             scenario = apply_params(scenario, {o.partition("=")[0]: parse_override(o)[1] for o in pins})
         return self.run_fn(scenario, replicate, steps=steps)
-
-
-def posterior_for(path: Path) -> Path | None:
-    """The ensemble a scenario file runs on: `<name>.posterior.parquet` beside it, else its base's."""
-    import tomllib
-
-    path = Path(path)
-    for _ in range(10):
-        cand = path.with_name(path.stem + ".posterior.parquet")
-        if cand.is_file():
-            return cand
-        ext = tomllib.loads(path.read_text(encoding="utf-8")).get("extends")
-        if not ext:
-            return None
-        path = (path.parent / ext).resolve()
-    return None
 
 
 def variant_scenario(base, v: Variant):

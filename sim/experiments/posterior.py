@@ -164,6 +164,22 @@ class Hook:
             side.write_text(json.dumps(mine) + "\n", encoding="utf-8")
 
 
+def posterior_for(path: Path) -> Path | None:
+    """The ensemble a scenario file runs on: `<name>.posterior.parquet` beside it, else its base's."""
+    import tomllib
+
+    path = Path(path)
+    for _ in range(10):
+        cand = path.with_name(path.stem + ".posterior.parquet")
+        if cand.is_file():
+            return cand
+        ext = tomllib.loads(path.read_text(encoding="utf-8")).get("extends")
+        if not ext:
+            return None
+        path = (path.parent / ext).resolve()
+    return None
+
+
 def posterior_hook(args, scenarios: Sequence, fixed_keys: Sequence[str] = ()) -> Hook:
     """--posterior for a CLI command: load, check against the scenarios, --set and swept keys."""
     if not getattr(args, "posterior", None):
