@@ -85,6 +85,26 @@ def test_explicit_replicates_come_back_in_the_order_given():
     assert res[2].kpis == alone.kpis  # replicate 5 is the same run whatever else runs beside it
 
 
+def test_default_workers_start_a_pool_only_when_it_pays(monkeypatch):
+    """workers not given: the first two runs are made in this process and timed; the rest go to
+    a pool only if they would take longer here than the pool costs to start. Same results."""
+    import os
+
+    from sim.experiments import execution, pool
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one CPU: the default is one worker")
+    sc = tiny_scenario()
+    pool.shutdown()                                            # no pool kept from other tests
+    monkeypatch.setattr(execution, "POOL_START_S", 1e9)          # a pool never pays
+    here = run_replicates(sc, 6, run_fn=fake_run, progress=False)
+    assert not pool.running(os.cpu_count())
+    monkeypatch.setattr(execution, "POOL_START_S", 0.0)          # a pool always pays
+    there = run_replicates(sc, 6, run_fn=fake_run, progress=False)
+    assert pool.running(os.cpu_count())
+    for a, b in zip(_frame(here), _frame(there)):
+        pd.testing.assert_frame_equal(a, b)
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_failing_run_is_recorded_and_the_others_complete(workers):
     res = run_replicates(tiny_scenario(), 4, workers=workers, run_fn=failing_run, progress=False)

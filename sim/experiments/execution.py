@@ -242,6 +242,8 @@ def execute(
             gen = _run_dask(tasks, run_fn, w, scheduler, kpis_only)
         elif w == 1:
             gen = ((t.tag, call_model(run_fn, t.scenario, t.replicate, t.steps, kpis_only)) for t in tasks)
+        elif workers is None and not _pool_running(w):
+            gen = _run_adaptive(tasks, run_fn, w, kpis_only, remaining)
         else:
             gen = _run_pool(tasks, run_fn, w, kpis_only)
         for tag, outcome in gen:
@@ -252,6 +254,43 @@ def execute(
             yield tag, outcome
     finally:
         bar.close()
+
+
+# Seconds a local pool takes to start its workers and load the model in them (measured on the
+# project's machine: about 1.5 s, benchmarks/README.md "Executor"); a pool pays only when it
+# saves more than that.
+POOL_START_S = 1.5
+
+
+def _pool_running(w: int) -> bool:
+    from sim.experiments import pool
+
+    return pool.running(w)
+
+
+def _run_adaptive(tasks: Iterable[Task], run_fn, w: int, kpis_only: bool, total: int):
+    """The default executor (workers not given): runs in this process while they are short.
+
+    The first two runs are made here and timed (the first also loads the compiled core); the
+    rest go to a pool of `w` workers only if, at the second run's pace, they would take more
+    in this process than starting the pool would save: (n - 2) x t x (1 - 1/w) > POOL_START_S.
+    Results do not depend on where a run is made (each replicate has its own seed).
+    """
+    it = iter(tasks)
+    last = 0.0
+    for _ in range(2):
+        t = next(it, None)
+        if t is None:
+            return
+        start = time.perf_counter()
+        outcome = call_model(run_fn, t.scenario, t.replicate, t.steps, kpis_only)
+        last = time.perf_counter() - start
+        yield t.tag, outcome
+    if (total - 2) * last * (1 - 1 / w) > POOL_START_S:
+        yield from _run_pool(it, run_fn, w, kpis_only)
+    else:
+        for t in it:
+            yield t.tag, call_model(run_fn, t.scenario, t.replicate, t.steps, kpis_only)
 
 
 def _failure_of(task: Task, err: BaseException) -> RunFailure:
