@@ -297,7 +297,8 @@ def fig_flows_pair(runs: dict[str, Run]):
         ax.set_title(name, fontsize=10)
         totals.append(run.totals("illicit_route_t", "route").sum() if not run.metric("illicit_route_t").empty else 0)
     axes[0][1].set_ylabel("")
-    axes[0][1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title="Route (median)", title_fontsize=8)
+    if axes[0][1].get_legend_handles_labels()[0]:   # no smuggling in the run: no routes to name
+        axes[0][1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title="Route (median)", title_fontsize=8)
     titles(fig, "Illicit deliveries by route, and seizures (t/week)",
            f"Delivered illicitly over the run: {fmt_number(totals[0])} t → {fmt_number(totals[1])} t "
            f"(mean of replicates)")
