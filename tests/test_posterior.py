@@ -147,6 +147,12 @@ def test_sim_compare_records_the_posterior_everywhere(toy, post_file, tmp_path, 
         assert manifest["posterior"]["draws"] == doc["posterior"]["draws"] and manifest["executor"] == doc["executor"]
     rows = pd.read_csv(folder / "comparison.csv").set_index(["scenario", "kpi"])
     assert rows.loc[("other", "y"), "diff_p05"] == rows.loc[("other", "y"), "diff_p95"] == 0  # paired draws
+    w = SETS["weight"] / SETS["weight"].sum()
+    assert doc["posterior"]["effective_sets"] == pytest.approx(1 / (w ** 2).sum(), abs=0.05)   # 8.0 of 10
+    from sim.plots import brief_content
+    caveats = " ".join(brief_content([folder]).caveats)
+    assert "The parameter ensemble (10 sets) is worth about 8 equally weighted ones" in caveats
+    assert "not uncertainty in the model's parameters" not in caveats
 
 
 def test_sim_sweep_with_a_posterior_and_resume_checks(toy, post_file, tmp_path, capsys):

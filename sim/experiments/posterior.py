@@ -45,6 +45,12 @@ class Posterior:
     def n_sets(self) -> int:
         return len(self.weights)
 
+    @property
+    def effective_sets(self) -> float:
+        """Kish's effective sample size 1 / sum(w^2): how many equally weighted sets the
+        ensemble is worth (small when a few sets carry most of the weight)."""
+        return float(1.0 / np.sum(np.square(self.weights)))
+
     def draw(self, master_seed: int, replicate: int) -> int:
         """The parameter set replicate `replicate` of a run with master seed `master_seed` uses."""
         rng = np.random.default_rng(np.random.SeedSequence([int(master_seed), POSTERIOR_TAG],
@@ -73,7 +79,7 @@ class Posterior:
     def manifest(self, master_seed: int, replicates: Sequence[int]) -> dict:
         """The manifest entry: file, SHA-256, number of sets, keys, and the set each replicate drew."""
         return {"posterior": {"path": self.path, "sha256": self.sha256, "n_sets": self.n_sets,
-                              "keys": list(self.keys), "note": NOTE,
+                              "effective_sets": round(self.effective_sets, 1), "keys": list(self.keys), "note": NOTE,
                               "draws": [{"replicate": int(r), "set": self.draw(master_seed, r)}
                                         for r in replicates]}}
 

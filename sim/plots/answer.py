@@ -10,6 +10,7 @@ returns a `BriefContent`. The answer is built from the comparison's paired diffe
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -34,6 +35,7 @@ BRIEF_KPIS = ("illicit_delivered_t", "leakage_share", "interdiction_rate", "week
               "min_stock_cover_days", "legit_inspected", "inspections_per_seizure", "jailed_peak")
 PRICE_KPIS = ("price_peak_index", "price_end_index", "origin_price_index")
 FEW_REPLICATES = 10
+FEW_SETS = 20          # a posterior ensemble worth fewer equally weighted sets gets a caveat
 
 
 @dataclass
@@ -173,8 +175,13 @@ def caveats(runs: dict[str, Run], bounds: dict[str, list[Bound]], levers, name: 
     n = min(r.replicates for r in runs.values())
     if n < FEW_REPLICATES:
         out.append(f"Only {n} replicates per scenario: the bands are rough.")
-    if not any(r.manifest.get("posterior") for r in runs.values()):
+    posts = [r.manifest["posterior"] for r in runs.values() if r.manifest.get("posterior")]
+    if not posts:
         out.append("Bands show random variation between replicates, not uncertainty in the model's parameters.")
+    elif min(p.get("effective_sets", math.inf) for p in posts) < FEW_SETS:
+        p = min(posts, key=lambda p: p.get("effective_sets", math.inf))
+        out.append(f"The parameter ensemble ({p['n_sets']} sets) is worth about {p['effective_sets']:.0f} equally "
+                   "weighted ones: a few sets carry most of the weight, so the bands are coarse.")
     if not paired and len(runs) > 1:
         out.append("The runs used different seeds: differences are of means, without paired bands.")
     return out
