@@ -229,3 +229,16 @@ def test_cli_brief_report_and_slides(folder, tmp_path, capsys, monkeypatch):
     assert len(err) == 3 and all(e.startswith(("sim brief: ", "sim report: ")) for e in err)
     assert "KPI 'nope' is not in these results" in err[1] and "missing" in err[2]
     assert not np.any([p.name.startswith(".") for p in tmp_path.iterdir()])  # no temporary files left
+
+
+def test_a_stock_out_is_a_caveat_in_words(content):
+    """Buyers out of stock are the model's economics, not a numerical bound: named apart."""
+    from sim.plots.answer import caveats
+    from sim.plots.bounds import Bound
+
+    out = " ".join(caveats(content.runs, {"crackdown": [Bound("stock-out", "United States, Antimony trioxide", 23.4, 0.0),
+                                                        Bound("stock-out", "Thailand, Antimony trioxide", 0.2, 0.0)]},
+                           None, "illicit_delivered_t", None, True))
+    assert ("Buyers ran out of stock in 1 market(s) for up to 23 weeks (United States, Antimony trioxide): demand "
+            "there was cut, not met at a higher price.") in out
+    assert "A bound, not the model's economics" not in out

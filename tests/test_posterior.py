@@ -150,8 +150,12 @@ def test_sim_compare_records_the_posterior_everywhere(toy, post_file, tmp_path, 
     w = SETS["weight"] / SETS["weight"].sum()
     assert doc["posterior"]["effective_sets"] == pytest.approx(1 / (w ** 2).sum(), abs=0.05)   # 8.0 of 10
     from sim.plots import brief_content
-    caveats = " ".join(brief_content([folder]).caveats)
+    content = brief_content([folder])
+    caveats = " ".join(content.caveats)
     assert "The parameter ensemble (10 sets) is worth about 8 equally weighted ones" in caveats
+    assert "Held-out checks were not considered." in caveats            # no --validation given
+    sets = len({d["set"] for d in doc["posterior"]["draws"]})
+    assert f"replicates over {sets} parameter sets" in " ".join(content.answer)
     assert "not uncertainty in the model's parameters" not in caveats
 
 

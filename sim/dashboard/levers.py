@@ -132,8 +132,6 @@ def discover(scenario: Scenario) -> list[Lever]:
         add("Customs", ("customs", c, "capacity_per_week"), f"{country(c)}: inspections per week (containers)",
             "number")
         add("Customs", ("customs", c, "technologies"), f"{country(c)}: inspection technologies", "choices", TECHS)
-        add("Customs", ("customs", c, "fixed_cost_usd_per_year"), f"{country(c)}: fixed cost of capacity (USD/yr)",
-            "number")
     add("Penalties", ("penalties", "fine_multiple"), "Fine (x the cargo's value)", "number")
     add("Penalties", ("penalties", "arrest_prob"), "Arrests per seizure (probability)", "probability")
     add("Penalties", ("penalties", "sentence_years"), "Prison sentence (years)", "number")

@@ -91,7 +91,13 @@ def _n_better(run_b: Run, run_p: Run, name: str) -> tuple[int, int] | None:
 
 
 def _draws(run: Run) -> str:
-    return "parameter draws" if run.manifest.get("posterior") else "replicates"
+    """'replicates', and with a posterior how many distinct parameter sets they drew (a band over
+    10 replicates that share 7 sets is not a band over 10 parameter sets)."""
+    post = run.manifest.get("posterior")
+    if not post:
+        return "replicates"
+    sets = {d.get("set") for d in post.get("draws", [])}
+    return f"replicates over {len(sets)} parameter sets" if sets else "replicates"
 
 
 def main_sentence(row: pd.Series, base_mean: float, base: str, policy: str, name: str,
@@ -146,7 +152,7 @@ def speed_sentence(run: Run) -> str:
 # ---- caveats -------------------------------------------------------------------------
 def sensitivity_caveat(levers: pd.DataFrame | None, name: str) -> str:
     if levers is None:
-        return "Sensitivity to assumptions not assessed here (no lever or sensitivity table given)."
+        return "Sensitivity to assumptions was not assessed."
     rows = tornado_rows(levers, name)
     if rows.empty:
         return f"The lever table has no effects on {kpi(name).label.lower()}."
@@ -165,8 +171,15 @@ def caveats(runs: dict[str, Run], bounds: dict[str, list[Bound]], levers, name: 
     hits = [b.describe(n) for n, bs in bounds.items() for b in bs if b.model_artefact]
     if hits:
         out.append("A bound, not the model's economics, set some values: " + "; ".join(hits) + ".")
+    outs = [b for bs in bounds.values() for b in bs if not b.model_artefact and b.weeks >= 0.5]
+    if outs:
+        worst = max(outs, key=lambda b: b.weeks)
+        out.append(f"Buyers ran out of stock in {len({b.where for b in outs})} market(s) for up to "
+                   f"{worst.weeks:.0f} weeks ({worst.where}): demand there was cut, not met at a higher price.")
     out.append(sensitivity_caveat(levers, name))
-    if validation is not None:
+    if validation is None:
+        out.append("Held-out checks were not considered.")
+    else:
         held = validation[validation["held_out"]]
         bad = held[held["failed"]]
         out.append(f"Held-out checks failed: {', '.join(bad['id'])}." if len(bad) else
