@@ -67,12 +67,30 @@ def executor(workers: int | None, scheduler: str | None) -> dict:
     return {"kind": "in-process", "workers": 1} if n == 1 else {"kind": "processes", "workers": n}
 
 
+def control_starts(scenario) -> list[dict]:
+    """Controls that start during the run, as chart events ("Licences: all destinations"): the
+    charts mark them like the scenario's events. Ids are "control:<id>"."""
+    starts: dict[tuple[int, str], list[tuple[str, str]]] = {}   # (step, regime) -> [(id, where)]
+    for cid, c in scenario.controls.items():
+        step = scenario.control_step(c)
+        if c.regime == "open" or not 0 < step < scenario.steps:
+            continue
+        country = scenario.countries.get(c.destination)
+        where = "all destinations" if c.destination == "all" else (country.name if country and country.name
+                                                                      else c.destination)
+        starts.setdefault((step, c.regime), []).append((cid, where))
+    return [{"id": "control:" + "+".join(cid for cid, _ in cs),
+             "label": f"{'Licences' if regime == 'license' else 'Ban'}: {', '.join(w for _, w in cs)}",
+             "step": step, "date": scenario.date_of(step).isoformat()}
+            for (step, regime), cs in sorted(starts.items())]
+
+
 def manifest(scenario, results, argv, started: dt.datetime, ended: dt.datetime, extra=None) -> dict:
     """Everything needed to know what was run and to run it again."""
     reps = sorted(r.replicate for r in results)
-    events = sorted(({"id": eid, "label": e.label, "step": scenario.event_step(e),
+    events = sorted([{"id": eid, "label": e.label, "step": scenario.event_step(e),
                       "date": scenario.date_of(scenario.event_step(e)).isoformat()}
-                     for eid, e in scenario.events.items()), key=lambda e: e["step"])
+                     for eid, e in scenario.events.items()] + control_starts(scenario), key=lambda e: e["step"])
     out = {
         "scenario_name": scenario.name,
         "command_line": list(argv),
