@@ -78,9 +78,11 @@ class Run:
 
     @property
     def headline_event(self) -> dict | None:
-        """The scenario's headline event (default: its first), or None."""
+        """The scenario's headline event (default: its first, as for weeks_to_halve; the starts of
+        controls listed among the events for the charts do not count), or None."""
         want = self.scenario.get("headline_event") or ""
-        return next((e for e in self.events if e.get("id") == want), self.events[0] if self.events else None)
+        own = [e for e in self.events if not str(e.get("id", "")).startswith("control:")]
+        return next((e for e in own if e.get("id") == want), own[0] if own else None)
 
     def countries(self, role: str) -> list[str]:
         return [c for c, v in self.scenario.get("countries", {}).items() if role in v.get("roles", [])]
