@@ -13,7 +13,7 @@ run=$(ls -d "$out"/*/*/ | tail -n 1)
 cp "$run/charts/prices.png" "$run/charts/routemap.png" "$run/charts/sankey.png" docs/img/
 sim compare "$base" "$policy" --replicates 20 --posterior "$post" --out "$out" > "$out/compare.txt"
 cmp=$(ls -d "$out"/compare-*/*/ | tail -n 1)
-sim brief "$cmp" --out docs/img/brief.pdf
+sim brief "$cmp" --validation docs/validation.md --out docs/img/brief.pdf
 pdftoppm -png -r 60 -singlefile docs/img/brief.pdf docs/img/brief
 # the dashboard's screenshot, taken by its browser test (needs the dashboard extra and Chromium)
 SIM_UPDATE_SCREENSHOT=1 python -m pytest tests/test_dashboard_browser.py -k higher_fine -q -p no:cacheprovider || \
