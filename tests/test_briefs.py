@@ -112,6 +112,12 @@ def test_caveats_name_bounds_sensitivity_held_out_checks_and_noise(content):
     assert content.scenarios[0][1].startswith("baseline: ")
 
 
+def test_the_table_says_which_market_and_period_its_rows_measure(content):
+    note = next(n for n in content.footnotes if n.startswith("Peak and final prices:"))
+    assert "Peak and final prices: United States, origin price: China" in note
+    assert "Leakage: illicit deliveries over the restricted destinations' imports from China" in note
+
+
 def test_kpi_table_has_a_difference_column_and_flags_capped_prices(folder, content):
     assert content.header == ["Key figure (unit)", "status_quo", "crackdown", "crackdown\n\u2212 status_quo"]
     rows = {r[0]: r[1:] for r in content.rows}

@@ -98,7 +98,7 @@ def test_manifest_records_seeds_events_versions_and_the_resolved_scenario(tmp_pa
     ss = np.random.SeedSequence(seeds[1]["entropy"], spawn_key=tuple(seeds[1]["spawn_key"]))
     assert ss.generate_state(4).tolist() == np.random.SeedSequence(7).spawn(3)[1].generate_state(4).tolist()
     # the scenario's events, and the controls that start during the run (charts mark both)
-    assert m["events"] == [{"id": "control:ban", "label": "Ban: US", "step": 9, "date": "2024-03-04"},
+    assert m["events"] == [{"id": "control:ban", "label": "Ban (US)", "step": 9, "date": "2024-03-04"},
                            {"id": "crackdown", "label": "Crackdown", "step": 18, "date": "2024-05-06"}]
     assert {"python", "sim", "numpy", "pandas", "pydantic"} <= set(m["versions"])
     assert m["scenario"]["controls"]["ban"]["quota_t_per_year"] is None   # no quota: null in JSON

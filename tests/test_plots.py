@@ -210,7 +210,7 @@ def test_compare_charts(runs, tmp_path):
     panels = [a for a in fig.axes if a.get_visible()]
     kpis = [k for k in comparison.kpi.unique() if comparison[comparison.kpi == k]["mean"].notna().any()]
     assert len(panels) == len(kpis)
-    ax = next(a for a in panels if a.get_title(loc="left") == "illicit_delivered_t")
+    ax = next(a for a in panels if a.get_title(loc="left") == "Illicit deliveries")
     dots = [ln for ln in ax.get_lines() if ln.get_marker() == "o"]
     assert len(dots) == 3  # baseline marker plus two scenarios
     want = comparison[(comparison.kpi == "illicit_delivered_t") & (comparison.scenario == "strong")]["diff_mean"]

@@ -68,19 +68,16 @@ def executor(workers: int | None, scheduler: str | None) -> dict:
 
 
 def control_starts(scenario) -> list[dict]:
-    """Controls that start during the run, as chart events ("Licences: all destinations"): the
+    """Controls that start during the run, as chart events ("Licences (all, US)"): the
     charts mark them like the scenario's events. Ids are "control:<id>"."""
     starts: dict[tuple[int, str], list[tuple[str, str]]] = {}   # (step, regime) -> [(id, where)]
     for cid, c in scenario.controls.items():
         step = scenario.control_step(c)
         if c.regime == "open" or not 0 < step < scenario.steps:
             continue
-        country = scenario.countries.get(c.destination)
-        where = "all destinations" if c.destination == "all" else (country.name if country and country.name
-                                                                      else c.destination)
-        starts.setdefault((step, c.regime), []).append((cid, where))
+        starts.setdefault((step, c.regime), []).append((cid, c.destination))   # short: labels sit on charts
     return [{"id": "control:" + "+".join(cid for cid, _ in cs),
-             "label": f"{'Licences' if regime == 'license' else 'Ban'}: {', '.join(w for _, w in cs)}",
+             "label": f"{'Licences' if regime == 'license' else 'Ban'} ({', '.join(w for _, w in cs)})",
              "step": step, "date": scenario.date_of(step).isoformat()}
             for (step, regime), cs in sorted(starts.items())]
 

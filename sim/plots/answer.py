@@ -285,6 +285,18 @@ def kpi_rows(table: pd.DataFrame, names: list[str], bounds: dict[str, list[Bound
     return header, rows, notes
 
 
+def reading_note(run: Run) -> str:
+    """What the table's rows measure, in the scenario's words: prices are the focus destination's
+    (the origin's for the origin price), totals run over the whole horizon, leakage is defined."""
+    sc = run.scenario
+    start = dt.date.fromisoformat(str(sc.get("start_date")))
+    end = start + dt.timedelta(days=int(sc.get("days_per_step", 7)) * int(sc.get("steps", 0)))
+    return (f"Peak and final prices: {run.country_name(run.focus)}, origin price: {run.country_name(run.origin)}, "
+            f"each over its reference price. Totals are over the run, {start:%b %Y} to {end:%b %Y}. Leakage: "
+            f"illicit deliveries over the restricted destinations' imports from {run.country_name(run.origin)} "
+            "before the controls, same period.")
+
+
 def brief_content(paths: list[Path], levers: Path | None = None, validation: Path | None = None,
                   headline: str | None = None, today: dt.date | None = None,
                   frontier: Path | None = None) -> BriefContent:
@@ -324,6 +336,7 @@ def brief_content(paths: list[Path], levers: Path | None = None, validation: Pat
             for i, (n, r) in enumerate(runs.items())]
     header, rows, notes = kpi_rows(table, names, bounds)
     first = next(iter(runs.values()))
+    notes.append(reading_note(first))
     today = today or dt.date.today()
     prov = "; ".join(f"{n}: run {r.run_id}, {r.replicates} {_draws(r)}, seed {r.seed}" for n, r in runs.items())
     prov = (f"Simulation with sim {first.version}. {prov}." + (f" Comparison: {comp.path}." if comp else "")

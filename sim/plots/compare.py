@@ -66,7 +66,7 @@ def fig_kpi_differences(comparison: pd.DataFrame, kpis: list[str] | None = None,
             ax.plot([r["diff_p05"], r["diff_p95"]], [y[s], y[s]], color=c, lw=2.2, alpha=0.6,
                     solid_capstyle="butt")
             ax.plot(r["diff_mean"], y[s], "o", color=c, ms=6)
-        ax.set_title(k, fontsize=9)
+        ax.set_title(kpi(k).label, fontsize=9)
         unit = "percentage points" if unit_axis(ax.xaxis, unit) == "%" else unit
         ax.set_xlabel(f"Difference ({unit})" if unit else "Difference", fontsize=8)
         ax.grid(axis="x", color="#DDDDDD", lw=0.6)
