@@ -27,6 +27,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import forkserver
 
+from sim.outputs.atomic import pid_alive
+
 PR_SET_PDEATHSIG = 1
 _lock = threading.Lock()
 _pool: tuple[tuple, ProcessPoolExecutor] | None = None
@@ -136,18 +138,8 @@ def die_with(parent: int) -> None:
         if fd is not None:
             select.select([fd], [], [])
         else:  # no pidfd (old kernel, other OS): poll
-            while _alive(parent):
+            while pid_alive(parent):
                 time.sleep(0.5)
         os.kill(os.getpid(), signal.SIGKILL)
 
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

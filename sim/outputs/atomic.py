@@ -182,7 +182,8 @@ def partial_dir(final: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True if a process with this id exists (one we may not signal counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -215,7 +216,7 @@ def _stale_dir(d: Path) -> bool:
 def _stale_file(name: str) -> bool:
     parts = name.split(".")  # "", NAME..., PID, RANDOM, "tmp"
     try:
-        return len(parts) >= 5 and not _alive(int(parts[-3]))
+        return len(parts) >= 5 and not pid_alive(int(parts[-3]))
     except ValueError:
         return False
 
