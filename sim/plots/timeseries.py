@@ -105,15 +105,15 @@ def fig_prices(run: Run):
     """Price index in destinations and at the origin, one panel per commodity (up to 3)."""
     commodities = list(run.scenario.get("commodities", {}))[:3]
     markets = run.countries("destination") + [run.origin]
-    fig, axes = new_figure(1, len(commodities), size=(max(7.5, 4.6 * len(commodities) + 1.0), 4.6), sharey=True)
+    fig, axes = new_figure(1, len(commodities), size=(max(9.0, 4.6 * len(commodities) + 2.6), 4.6), sharey=True)
     for ax, k in zip(axes[0], commodities):  # all data first: the panels share y, so limits come last
         draw_price_index(ax, run, k, markets)
         ax.set_title(run.scenario["commodities"][k].get("name") or k)
     room = max(finish_time_axis(ax, run, fit=False, ylabel="" if j else "Price index (reference price = 1)")
                for j, ax in enumerate(axes[0]))
     make_room(axes[0][0], room)  # once: the panels share their y axis
-    axes[0][0].legend(handles=axes[0][0].get_legend_handles_labels()[0] + BAND_HANDLES, loc="lower left",
-                      fontsize=7.5, ncols=2)
+    axes[0][-1].legend(handles=axes[0][0].get_legend_handles_labels()[0] + BAND_HANDLES, loc="upper left",
+                       bbox_to_anchor=(1.02, 1.0), fontsize=7.5)   # beside the panels: never over the prices
     k0 = commodities[0]
     kname = run.scenario["commodities"][k0].get("name") or k0
     sub = _change_text(run, run.quantiles("price_index", market=run.focus, commodity=k0),
