@@ -249,16 +249,6 @@ def interrupt_status(e: BaseException) -> int:
     return 128 + getattr(e, "signum", signal.SIGINT)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised like Ctrl-C so that every clean-up path handles it."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _raise_terminated(signum, frame):
-    raise Terminated(signum)
 
 
 # ---------------------------------------------------------------- parser -------------
@@ -355,17 +345,22 @@ def main(argv: list[str] | None = None) -> int:
 
 @contextlib.contextmanager
 def _terminate_like_ctrl_c():
-    """SIGTERM and SIGHUP raise Terminated (a KeyboardInterrupt) during the block, so a killed
-    run stops its workers and removes its partial output as Ctrl-C does."""
+    """Ctrl-C, SIGTERM and SIGHUP raise Signalled (a KeyboardInterrupt) during the block, so a
+    killed run stops its workers and removes its partial output as Ctrl-C does, and a Ctrl-C
+    that Python drops in a destructor is raised again at the next completed run."""
+    from sim.signals import clear_signal, on_signal
+
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = {sig: signal.signal(sig, _raise_terminated) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    clear_signal()
+    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
+        clear_signal()
 
 
 def _call(args) -> int:

@@ -496,3 +496,28 @@ def test_real_model_identical_for_any_number_of_workers():
         k, t = _frame(run_replicates(sc, 3, progress=False, **kw))
         pd.testing.assert_frame_equal(k, k1)
         pd.testing.assert_frame_equal(t, t1)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")   # the drop, on purpose
+def test_a_ctrl_c_that_python_dropped_in_a_destructor_stops_the_next_run():
+    """Python prints and drops a KeyboardInterrupt raised in a destructor ("Exception ignored
+    in ..."); the `sim` signal handler remembers it and the executor raises it again."""
+    import gc
+    import signal
+
+    from sim.signals import Signalled, clear_signal, on_signal
+
+    class Swallow:
+        def __del__(self):
+            on_signal(signal.SIGINT, None)      # as if Ctrl-C arrived while this ran
+
+    clear_signal()
+    try:
+        Swallow()
+        gc.collect()                            # the interrupt was printed and dropped here
+        with pytest.raises(Signalled) as e:
+            run_replicates(tiny_scenario(), 3, workers=1, run_fn=fake_run, progress=False)
+        assert e.value.signum == signal.SIGINT
+    finally:
+        clear_signal()
+    assert len(run_replicates(tiny_scenario(), 3, workers=1, run_fn=fake_run, progress=False)) == 3

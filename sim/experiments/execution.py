@@ -27,6 +27,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from sim.scenario import ScenarioError
+from sim.signals import check_signal
 
 
 class ExperimentError(ScenarioError):
@@ -247,6 +248,7 @@ def execute(
         else:
             gen = _run_pool(tasks, run_fn, w, kpis_only)
         for tag, outcome in gen:
+            check_signal()              # a Ctrl-C that Python dropped in a destructor stops us here
             if isinstance(outcome, RunFailure):
                 failed += 1
                 bar.set_postfix(failed=failed, refresh=False)
