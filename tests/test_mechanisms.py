@@ -50,6 +50,27 @@ def test_v8_a_ban_on_one_destination_raises_it_and_lowers_the_other_and_the_orig
     assert a["legal_flow"][-1, s, eu] < a["legal_flow"][0, s, eu]
 
 
+def test_hoarding_a_ban_on_one_destination_raises_the_other_price_at_once():
+    """Buyers outside the origin raise their target cover by the precautionary cover x the share of
+    the origin's exports the controls withhold (here the US half of them). The EU price is unchanged
+    before the ban; in the ban's own step, before any shipment can arrive differently, buyers keep
+    back restock x the extra target, so the EU price is exactly the clearing price of that smaller
+    supply; a run without hoarding shows none of it."""
+    ban = {"controls.ban.commodity": "sb", "controls.ban.destination": "US", "controls.ban.regime": "ban",
+           "controls.ban.from_step": 10}
+    calm = run(build(TWO_MARKETS, {**ban, "steps": 14}))
+    hoard = run(build(TWO_MARKETS, {**ban, "steps": 14, "commodities.sb.precautionary_cover_days": 28}))
+    eu, p = hoard.layout.markets.index("EU"), hoard.params
+    a0, a1 = calm.recorder.a, hoard.recorder.a
+    np.testing.assert_array_equal(a0["price"][:10], a1["price"][:10])
+    extra = 28 / 7 * p.D0[eu, 0] * 0.5                     # the US takes half the origin's exports
+    assert hoard.stock_target[eu, 0] == pytest.approx(p.stock_target[eu, 0] + extra)
+    supply = a0["consumption"][10, eu, 0] - 0.1 * extra      # restock_speed 0.1 of the extra target
+    expected = 11.0 * (supply / p.D0[eu, 0]) ** (-1 / 0.5)
+    assert a1["price"][10, eu, 0] == pytest.approx(expected, rel=1e-9)
+    assert a1["price"][10, eu, 0] > 1.04 * a0["price"][10, eu, 0]
+
+
 # ---- V9: diversion supply -------------------------------------------------------------------------
 def test_v9_no_diversion_when_tracing_costs_more_than_any_premium():
     m = run(tiny({**BAN, "steps": 40, "exporters.compliance_cost_usd_kg": 1e4}))

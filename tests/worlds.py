@@ -195,7 +195,7 @@ def worlds(draw, min_steps: int = 20, max_steps: int = 30) -> Scenario:
 # the surge in its imports, a hub import cap, and a whistleblower tipping origin customs.
 BAN_WORLD = {
     "name": "ban_world", "start_date": "2024-12-01", "steps": 30, "seed": 11,
-    "commodities": {"sb": {"elasticity": 0.4}},
+    "commodities": {"sb": {"elasticity": 0.4, "precautionary_cover_days": 20}},
     "countries": {
         "CN": {"roles": ["origin"]},
         "TH": {"roles": ["transit"], "commission": 0.13, "cooperation": 0.3,

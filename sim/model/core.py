@@ -145,7 +145,7 @@ class Core:
         offer = np.zeros((M, K))
         kr.offer_by_market(sm.status, sm.hold_q, sm.hold_k, sm.hold_mkt, offer)
         kr.clear_markets(arrivals, offer, mdl.price, mdl.inventory, p.P0, p.D0, p.demand_index, p.eps, p.eps_sub,
-                         p.backstop, p.stock_target, p.restock, p.buffer_share, p.defense_share, p.gray_share,
+                         p.backstop, mdl.stock_target, p.restock, p.buffer_share, p.defense_share, p.gray_share,
                          p.gray_discount,
                          p.gray_elasticity, p.gray_floor, p.floor, p.guard, o["price"], o["gray_price"], o["gray_sold"], o["consumption"],
                          o["legal_use"], o["unmet"], o["at_guard"])

@@ -101,6 +101,7 @@ class SmugglingModel(mesa.Model):
         self.gray_buy = self.price[0].copy()          # W: the gray purchase price starts at no premium
         self.expect = np.broadcast_to(self.gray_price, (ss.networks, M, K)).copy()  # networks' expected gray price
         self.inventory = init_days / scenario.days_per_step * p.D0
+        self.stock_target = p.stock_target.copy()     # buyers' target, with hoarding under controls (step)
         self.shares = p.ref_share.copy()
         self.output = p.Q0.copy()
         self.capacity = p.capacity0.copy()
@@ -255,6 +256,14 @@ class SmugglingModel(mesa.Model):
         return (1.0 + p.cp_learn_w[c] * hit + p.cp_value_w[c] * L.cell_low + p.cp_anomaly_w[c] * flagged_hub
                 + p.cp_restricted_w[c] * (regime == BAN) + p.cp_licence_w[c] * (regime == LICENSE))
 
+    def buyers_target(self, ctrl) -> np.ndarray:
+        """Buyers' target inventory [M, K] (t): the scenario's cover plus hoarding, the precautionary
+        cover scaled by the share of the origin's reference exports that the controls in force
+        withhold (a ban withholds all of a destination's share, a licence 1 - approval x non-military)."""
+        p = self.params
+        withheld = (p.origin_export_share * (1.0 - ctrl.allowed[self.market_country])).sum(axis=0)
+        return p.stock_target + p.hoard_target * withheld[None, :]
+
     def legit_containers(self, departures: np.ndarray, arrivals: np.ndarray, hub: np.ndarray) -> np.ndarray:
         """Legitimate containers per declared cell this step: other goods, plus the model's own legal
         flows of each commodity (origin exports at the origin's export checkpoint, arrivals at import
@@ -279,6 +288,7 @@ class SmugglingModel(mesa.Model):
         self._apply_events()
         p, sm, rng = self.params, self.sm, self.rng
         ctrl, (allowed, friction, delay), valid_by_controls = self._controls(t)
+        self.stock_target = self.buyers_target(ctrl)
         # 2. institutional agents
         for cls in (CustomsAgent, TransitCountryAgent, SupplierAgent):
             if cls in self.agents_by_type:

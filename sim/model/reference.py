@@ -604,7 +604,7 @@ def reference_core(model, t: int, valid, gray_exp, gray_supply, cell_score, legi
         A=arrivals[mk][k], offer=offer[mk][k], price_prev=at(model.price, mk, k),
         inventory=at(model.inventory, mk, k), P0=at(p.P0, mk, k), D0=at(p.D0, mk, k) * at(p.demand_index, mk, k),
         eps=float(p.eps[k]), eps_sub=float(p.eps_sub[k]), backstop=at(p.backstop, mk, k),
-        target=at(p.stock_target, mk, k), restock=at(p.restock, mk, k), buffer=at(p.buffer_share, mk, k),
+        target=at(model.stock_target, mk, k), restock=at(p.restock, mk, k), buffer=at(p.buffer_share, mk, k),
         defense_share=at(p.defense_share, mk, k),
         gray_share=at(p.gray_share, mk, k), discount=at(p.gray_discount, mk, k),
         gray_elasticity=at(p.gray_elasticity, mk, k), gray_floor=at(p.gray_floor, mk, k), floor=at(p.floor, mk, k),

@@ -275,6 +275,8 @@ class Params:
     eps_sub: np.ndarray             # [K]
     backstop: np.ndarray            # USD/kg
     stock_target: np.ndarray        # t
+    hoard_target: np.ndarray        # t of extra target when controls withhold all the origin's exports (0 at the origin)
+    origin_export_share: np.ndarray  # [M, K] share of the origin's reference exports going to each market
     restock: np.ndarray
     buffer_share: np.ndarray
     defense_share: np.ndarray
@@ -426,6 +428,12 @@ def build_params(s: Scenario, L: Layout) -> Params:
         out = ref_flow[origin_sups].sum(axis=1)
         if len(origin_sups) and out.sum() > 0:
             hub_part[origin_sups] = hub_base[:, k].sum() * out / out.sum()
+    exports = np.zeros((M, K))                                    # the origin's reference exports by market
+    np.add.at(exports.T, L.sup_k[L.sup_origin], ref_flow[L.sup_origin])
+    exports[0] = 0.0
+    export_share = np.divide(exports, exports.sum(axis=0), out=np.zeros_like(exports), where=exports.sum(axis=0) > 0)
+    hoard = np.array([s.commodities[k].precautionary_cover_days for k in L.commodities]) / s.days_per_step * D0
+    hoard[0] = 0.0                                                # the origin's buyers are not cut off
     sales = ref_flow.sum(axis=1)
     share = np.divide(ref_flow, sales[:, None], out=np.zeros_like(ref_flow), where=sales[:, None] > 0)
     P0_sm = P0[:, L.sup_k].T                                      # [S, M] reference price where it sells
@@ -479,6 +487,7 @@ def build_params(s: Scenario, L: Layout) -> Params:
         eps_sub=np.array([s.commodities[k].substitution_elasticity for k in L.commodities]),
         backstop=grid("backstop_index") * P0,
         stock_target=grid("stock_cover_days") / s.days_per_step * D0, restock=grid("restock_speed"),
+        hoard_target=hoard, origin_export_share=export_share,
         buffer_share=grid("buffer_share"), defense_share=grid("defense_share"),
         gray_share=grid("gray_share"), gray_discount=grid("gray_discount"),
         gray_elasticity=grid("gray_elasticity"), gray_floor=grid("gray_floor"),

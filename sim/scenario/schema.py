@@ -65,6 +65,7 @@ class Commodity(Strict):
     container_load_kg: Num = Field(20000.0, ge=100.0, le=30000.0, description="Cargo per container (kg); a consignment occupies ceil(q / load) containers.")
     typical_value_usd_kg: Num | None = Field(None, gt=0.0, le=1e5, description="Value customs expects on a declaration of this commodity (USD/kg; default: the origin's reference price).")
     demand_index: Num = Field(1.0, gt=0.0, le=100.0, description="Shift of demand for this commodity in every market (x reference demand at any price); events use it for world demand growth.", json_schema_extra=runtime())
+    precautionary_cover_days: Num = Field(0.0, ge=0.0, le=365.0, description="Hoarding: extra target inventory (days of reference demand) that buyers outside the origin want when the origin's controls withhold all of its exports of this commodity, scaled by the share withheld (seed: US firms hoarded after the ban). 0: targets ignore controls.", json_schema_extra=runtime())
     cover_category: Cover = Field("chemicals", description="What `mislabel` declares this commodity as (one of scrap, chemicals, metal_goods, plastics, fertilizer, building_materials).")
 
 
