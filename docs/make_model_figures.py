@@ -117,15 +117,24 @@ def us_only_ban(base: dict, tmp: Path, reps: int, workers: int) -> None:
                headline_event="ban_us")
     ban["controls"] = {"sb_us": {"commodity": "sb2o3", "destination": "US", "regime": "ban", "from_date": BAN}}
     ban["events"]["ban_us"] = {"label": "Ban on the US", "date": BAN, "set": {"controls.sb_us.regime": "ban"}}
-    a, b = write(open_, tmp), write(ban, tmp)
-    out = results_dir(sim("compare", str(a), str(b), "--replicates", str(reps), "--workers", str(workers),
+    calm = copy.deepcopy(ban)
+    calm.update(name="us_only_ban_no_hoarding", description="the same ban, buyers without precautionary cover")
+    calm["commodities"]["sb2o3"]["precautionary_cover_days"] = 0.0
+    a, b, c = write(open_, tmp), write(ban, tmp), write(calm, tmp)
+    out = results_dir(sim("compare", str(a), str(b), str(c), "--replicates", str(reps), "--workers", str(workers),
                           "--no-plots", "--out", str(tmp / "results")))
     metrics = ["price_usd_kg", "legal_flow_t", "stock_cover_days", "consumption_t", "output_t", "diverted_t"]
     A, B = load_ts(out / "us_open", metrics), load_ts(out / "us_only_ban", metrics)
+    C = load_ts(out / "us_only_ban_no_hoarding", ["price_usd_kg"])
     s = load_scenario(b)
     mk = s.markets["EU"]["sb2o3"]
     eps = s.commodities["sb2o3"].elasticity
     per_day = mk.restock_speed / (eps * s.days_per_step)        # share of price per day of stock cover
+    cn = s.suppliers["CN_smelters"].sales_t_per_year            # the US's share of China's exports, withheld
+    hoard_days = s.commodities["sb2o3"].precautionary_cover_days * cn["US"] / sum(v for k, v in cn.items() if k != "CN")
+    after = pd.Series(0.0, index=panel(A, "price_usd_kg", market="EU").index)
+    in_force = after.index > pd.Timestamp(BAN) - pd.Timedelta(days=s.days_per_step)   # from the step holding it
+    after[in_force] = hoard_days                              # extra EU target cover from the ban (days)
 
     rel = {m: 100 * (panel(B, "price_usd_kg", market=m) / panel(A, "price_usd_kg", market=m) - 1)
            for m in ("EU", "US", "CN", "ROW")}
@@ -135,18 +144,25 @@ def us_only_ban(base: dict, tmp: Path, reps: int, workers: int) -> None:
     to_us = panel(B, "legal_flow_t", supplier="ROW_producers", market="US") - \
         panel(A, "legal_flow_t", supplier="ROW_producers", market="US")
     cover = panel(B, "stock_cover_days", market="EU") - panel(A, "stock_cover_days", market="EU")
+    gap = cover.sub(after, axis=0)                              # stock less target, against no ban (days)
+    no_hoard = 100 * (panel(C, "price_usd_kg", market="EU") / panel(A, "price_usd_kg", market="EU") - 1)
     cons = panel(B, "consumption_t", market="EU") / panel(A, "consumption_t", market="EU")
     cn_out = panel(B, "output_t", supplier="CN_smelters") - panel(A, "output_t", supplier="CN_smelters")
     diverted = panel(B, "diverted_t")
     print(f"\nQ1  EU price: each day of EU stock cover moves it by about {100 * per_day:.1f} % "
-          f"(restock {mk.restock_speed} / (eps {eps} x {s.days_per_step} days))")
+          f"(restock {mk.restock_speed} / (eps {eps} x {s.days_per_step} days)); the ban adds {hoard_days:.1f} days "
+          f"to the EU target cover (hoarding)")
+    n = no_hoard.mean(axis=1)
+    print(f"    without hoarding: lowest {n.min():+.1f} % on {n.idxmin():%Y-%m-%d}, highest {n.max():+.1f} % on "
+          f"{n.idxmax():%Y-%m-%d}; Dec 2024 {band(no_hoard.loc['2024-12-02':'2024-12-31'].mean())}")
     m = rel["EU"].mean(axis=1)
     print(f"    mean EU path: lowest {m.min():+.1f} % on {m.idxmin():%Y-%m-%d}, highest {m.max():+.1f} % on "
           f"{m.idxmax():%Y-%m-%d}")
     windows = {"Dec 2024 - Feb 2025": ("2024-12-02", "2025-02-28"), "Mar - Jun 2025": ("2025-03-01", "2025-06-30"),
                "Oct - Dec 2025": ("2025-10-01", "2025-12-31"), "all of 2025": ("2025-01-01", "2025-12-31")}
+    windows = {"Dec 2024": ("2024-12-02", "2024-12-31"), **windows}
     print("    window               EU price %            US price %        CN price %      "
-          "CN>EU t/wk   ROW>EU t/wk  ROW>US t/wk  EU cover days  price from cover %  "
+          "CN>EU t/wk   ROW>EU t/wk  ROW>US t/wk  EU cover days  price from stock gap %  "
           "CN output t/wk  diverted t/wk")
     for w, (lo, hi) in windows.items():
         sl = slice(lo, hi)
@@ -154,7 +170,7 @@ def us_only_ban(base: dict, tmp: Path, reps: int, workers: int) -> None:
         print(f"    {w:20s} {band(rel['EU'].loc[sl].mean()):22s} {band(rel['US'].loc[sl].mean()):18s} "
               f"{band(rel['CN'].loc[sl].mean()):16s} {flow['CN_smelters'].loc[sl].mean().mean():+9.1f} "
               f"{flow['ROW_producers'].loc[sl].mean().mean():+12.1f} {to_us.loc[sl].mean().mean():+11.1f} "
-              f"{cover.loc[sl].mean().mean():+12.2f} {-100 * per_day * cover.loc[sl].mean().mean():+14.1f}"
+              f"{cover.loc[sl].mean().mean():+12.2f} {-100 * per_day * gap.loc[sl].mean().mean():+14.1f}"
               f"  (identity {pred:+.1f}) {cn_out.loc[sl].mean().mean():+9.1f} "
               f"{diverted.loc[sl].mean().mean():9.1f}")
     print(f"    reference flows to the EU: CN_smelters {ref['CN_smelters']:.0f} t/wk, "
@@ -167,8 +183,10 @@ def us_only_ban(base: dict, tmp: Path, reps: int, workers: int) -> None:
         ax[0, 0].fill_between(x.index, x.quantile(0.05, axis=1), x.quantile(0.95, axis=1), color=PALETTE[0], alpha=0.25,
                               lw=0, label="5-95 % of paired replicates")
         ax[0, 0].plot(x.index, x.mean(axis=1), color=PALETTE[0], label="EU price, simulated")
-        ax[0, 0].plot(x.index, -100 * per_day * cover.loc[since].mean(axis=1), color=PALETTE[3], ls="--",
-                      label=f"read from the EU stock gap ({100 * per_day:.1f} % per day of cover)")
+        ax[0, 0].plot(x.index, -100 * per_day * gap.loc[since].mean(axis=1), color=PALETTE[3], ls="--",
+                      label=f"read from the EU stock gap to target ({100 * per_day:.1f} % per day)")
+        ax[0, 0].plot(x.index, no_hoard.loc[since].mean(axis=1), color=PALETTE[5], lw=1.0,
+                      label="EU price, buyers without precautionary cover")
         ax[0, 0].axhline(0, color="#999999", lw=0.8)
         ax[0, 0].set_ylabel("EU price vs no ban (%)")
         ax[0, 0].legend(loc="upper left", fontsize=7.5)
@@ -181,13 +199,15 @@ def us_only_ban(base: dict, tmp: Path, reps: int, workers: int) -> None:
         ax[1, 0].set_ylabel("Shipments to the EU\nvs no ban (t/week)")
         ax[1, 0].legend(loc="upper left", fontsize=7.5)
         c = cover.loc[since]
-        ax[2, 0].plot(c.index, c.mean(axis=1), color=PALETTE[4])
+        ax[2, 0].plot(c.index, c.mean(axis=1), color=PALETTE[4], label="stock cover")
+        ax[2, 0].plot(c.index, after.loc[since], color=PALETTE[4], ls=":", label="target cover (hoarding)")
         ax[2, 0].axhline(0, color="#999999", lw=0.8)
+        ax[2, 0].legend(loc="upper left", fontsize=7.5)
         ax[2, 0].set_ylabel("EU stock cover\nvs no ban (days)")
         for a_ in ax[:, 0]:
             a_.axvline(pd.Timestamp(BAN), color="#444444", lw=0.9, ls=(0, (4, 3)))
         date_axis(ax[2, 0])
-        titles(fig, "A US-only ban moves the EU price through two channels",
+        titles(fig, "A US-only ban moves the EU price through three channels",
                f"{reps} paired replicates; the dashed line marks the ban (3 Dec 2024).")
         source_line(fig, "Source: docs/make_model_figures.py (antimony_2024's world and events, with and without "
                          "a ban on exports to the US; no other control).")
