@@ -10,7 +10,7 @@ STUDY="$(mktemp -d)/study"
     --lever 'events.joint_operation.set."customs.CN.capacity_per_week"=1000:9000:int' \
     --lever customs.TH.capacity_per_week=0:1500:int \
     --lever customs.MX.capacity_per_week=0:1500:int \
-    --lever 'events.joint_operation.set."exporters.trace_prob"=0:0.3:0.01' \
+    --lever 'events.joint_operation.set."exporters.trace_prob"=0:0.5:0.01' \
     --lever 'events.sentences.set."penalties.fine_multiple"=0:6:0.25' \
     --objective enforcement_cost_usd:min --objective illicit_delivered_t:min \
     --constraint "illicit_delivered_t<=0.95x" \
