@@ -196,3 +196,11 @@ def test_episode_facts_under_the_committed_ensembles():
         assert t.at[fid, "result"] == "pass", t.loc[fid].to_dict()
     held = t[t["role"] == "held_out"]
     assert len(held) == 8 and set(held["result"]) <= {"pass", "FAIL"}
+    # the attribution the record names: S2 higher with the ban and with the September licences,
+    # S4 from the heavier penalties and the extra capacity, S6 higher with the operation
+    att = {(a["fact"], a["component"].split(" (")[0]): a for a in res["attribution"]}
+    for key in [("S2", "without the ban on the US"), ("S2", "without the licences of 15 Sep 2024"),
+                ("S4", "without the heavier penalties"), ("S4", "without the extra inspection capacity"),
+                ("S6", "without the crackdown")]:
+        a = att[key]
+        assert a["with_"] > a["without"] and a["higher_share"] >= 0.75, a

@@ -47,7 +47,7 @@ KPIS: tuple[Measure, ...] = (
             "Smuggled tonnes that reached restricted destinations over the run.", "lower"),
     _share("leakage_share", "Leakage",
            "Illicit deliveries over the restricted destinations' pre-control imports from the origin "
-           "over the same period.", "lower"),
+           "over the same period (above 100 % when more arrives by smuggling than came legally before).", "lower"),
     _share("interdiction_rate", "Interdiction rate", "Seized / (seized + delivered) smuggled tonnes.", "higher"),
     Measure("seizures_count", "count", "Seizures", "Smuggled consignments seized, all checkpoints."),
     Measure("seized_t", "t", "Seized", "Smuggled tonnes seized, all checkpoints."),
