@@ -487,7 +487,7 @@ def test_real_model_identical_for_any_number_of_workers():
 
     path = default_scenario_dir() / "antimony_2024.toml"
     assert path.is_file(), path
-    sc = load_scenario(path, ["steps=30"])
+    sc = load_scenario(path, ["steps=60"])     # to February 2025: smuggling starts with the controls
     one = run_replicates(sc, 3, workers=1, progress=False)
     assert not any(isinstance(r, RunFailure) for r in one)
     k1, t1 = _frame(one)

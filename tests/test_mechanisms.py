@@ -65,6 +65,7 @@ def test_hoarding_a_ban_on_one_destination_raises_the_other_price_at_once():
     np.testing.assert_array_equal(a0["price"][:10], a1["price"][:10])
     extra = 28 / 7 * p.D0[eu, 0] * 0.5                     # the US takes half the origin's exports
     assert hoard.stock_target[eu, 0] == pytest.approx(p.stock_target[eu, 0] + extra)
+    assert a1["target"][9, eu, 0] == pytest.approx(30.0) and a1["target"][10, eu, 0] == pytest.approx(30.0 + 14.0)
     supply = a0["consumption"][10, eu, 0] - 0.1 * extra      # restock_speed 0.1 of the extra target
     expected = 11.0 * (supply / p.D0[eu, 0]) ** (-1 / 0.5)
     assert a1["price"][10, eu, 0] == pytest.approx(expected, rel=1e-9)

@@ -133,6 +133,9 @@ METRICS: tuple[Measure, ...] = (
             "country (legitimate and smuggled).", keys=("market", "commodity")),
     Measure("stock_cover_days", "days", "Stock cover", "Buyers' inventory in days of reference demand.",
             keys=("market", "commodity")),
+    Measure("target_cover_days", "days", "Target stock cover", "Buyers' target inventory in days of reference "
+            "demand: the scenario's cover plus hoarding while controls withhold the origin's exports.",
+            keys=("market", "commodity")),
     Measure("defense_shortfall_t", "t", "Defense shortfall", "", keys=("market", "commodity")),
     Measure("active_smugglers", "count", "Active smugglers", "Shipping or selling."),
     Measure("jailed_smugglers", "count", "Jailed smugglers", "In prison (until release)."),

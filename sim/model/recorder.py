@@ -25,7 +25,7 @@ SPEC = {
     "gray_sold_t": "gray_sold", "unsold_t": "unsold", "crossing_t": "crossing_t", "seized_t": "seized_t",
     "seizures_count": "seizures", "refused_t": "refused", "inspections": "inspections",
     "inspections_legit": "insp_legit", "inspections_smuggled": "insp_smuggled", "transit_imports_t": "transit_imports",
-    "stock_cover_days": "cover", "defense_shortfall_t": "shortfall", "active_smugglers": "active",
+    "stock_cover_days": "cover", "target_cover_days": "target", "defense_shortfall_t": "shortfall", "active_smugglers": "active",
     "jailed_smugglers": "jailed", "bankrupt_smugglers": "bankrupt", "entries": "entries", "arrests": "arrests",
     "fines_usd": "fines", "enforcement_cost_usd": "enforcement", "smuggler_profit_usd": "profit",
 }
@@ -47,6 +47,7 @@ class Recorder:
             "crossing_t": z((T, NCP)), "seized_t": z((T, NCP, NM)), "seizures": z((T, NCP, NM)),
             "refused": z((T, NCP, K)), "inspections": z((T, NCP)), "insp_legit": z((T, NCP)),
             "insp_smuggled": z((T, NCP)), "transit_imports": z((T, H, K)), "cover": z((T, M, K)),
+            "target": z((T, M, K)),
             "shortfall": z((T, M, K)), "active": z(T), "jailed": z(T), "bankrupt": z(T), "entries": z(T),
             "arrests": z(T), "fines": z(T), "enforcement": z(T), "profit": z(T), "at_guard": z((T, M, K), bool),
         }
@@ -92,6 +93,7 @@ class Recorder:
         a["inspections"][t] = legit + d["insp_smuggled"]
         a["transit_imports"][t] = d["hub_in"]
         a["cover"][t] = m.inventory / p.D0 * m.spec.days_per_step
+        a["target"][t] = m.stock_target / p.D0 * m.spec.days_per_step
         a["shortfall"][t] = d["shortfall"]
         a["active"][t] = d["operating"]
         a["jailed"][t] = np.count_nonzero(st == kr.JAILED)

@@ -119,6 +119,8 @@ class Run:
         average over that many steps within each replicate. Missing cells count as 0.
         """
         d = self.metric(metric, **filters)
+        if d.empty:                     # e.g. a metric a folder written by an older version lacks
+            return pd.DataFrame()
         grp = d[by] if by else pd.Series("", index=d.index)
         d = d.assign(group=grp.to_numpy())
         wide = d.pivot_table(index=["group", "date"], columns="replicate", values="value",
@@ -134,7 +136,10 @@ class Run:
                   **filters) -> pd.DataFrame:
         """Bands across replicates per date (and group): columns [group, date, p05, p25, p50, p75, p95]
         (see `wide` for the arguments)."""
-        q = self.wide(metric, by, weekly, smooth, **filters).quantile([0.05, 0.25, 0.5, 0.75, 0.95], axis=1).T
+        w = self.wide(metric, by, weekly, smooth, **filters)
+        if w.empty:
+            return pd.DataFrame(columns=["group", "date", "p05", "p25", "p50", "p75", "p95"])
+        q = w.quantile([0.05, 0.25, 0.5, 0.75, 0.95], axis=1).T
         q.columns = ["p05", "p25", "p50", "p75", "p95"]
         return q.reset_index()
 

@@ -7,7 +7,9 @@ across replicates: median line, 50 % and 90 % bands.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from sim.plots.bounds import binding_bounds, price_bounds
@@ -183,7 +185,7 @@ def fig_buyers(run: Run):
     top, bot = axes[0][0], axes[1][0]
     keys = _market_keys(run, "stock_cover_days")
     names = run.scenario.get("commodities", {})
-    lowest = None
+    lowest, hoarding = None, False
     # colour tells the commodity, line style the market: many series stay distinguishable
     kinds = list(dict.fromkeys(k for _, k in keys))
     places = list(dict.fromkeys(m for m, _ in keys))
@@ -193,6 +195,10 @@ def fig_buyers(run: Run):
         ls = ("-", "--", ":", "-.")[places.index(m) % 4]
         q = run.quantiles("stock_cover_days", market=m, commodity=k)
         fan(top, q, color, label, ls)
+        target = run.quantiles("target_cover_days", market=m, commodity=k)
+        if not target.empty and np.ptp(target["p50"]) > 1e-9:      # hoarding moved the target
+            top.plot(target["date"], target["p50"], color=color, ls=ls, lw=0.8, alpha=0.55)
+            hoarding = True
         j = q["p50"].idxmin()
         if lowest is None or q.loc[j, "p50"] < lowest[0]:
             lowest = (q.loc[j, "p50"], label, q.loc[j, "date"])
@@ -212,8 +218,9 @@ def fig_buyers(run: Run):
     finish_time_axis(bot, run, labels=False, ylabel="Defense shortfall (t/week)")
     top.set_title("Buyers' inventory", fontsize=9.5)
     bot.set_title("Defense buyers' unmet demand", fontsize=9.5)
-    top.legend(handles=top.get_legend_handles_labels()[0] + BAND_HANDLES, loc="upper left",
-               bbox_to_anchor=(1.01, 1.0))
+    thin = [Line2D([], [], color="#555555", lw=0.8, alpha=0.55, label="target cover (thin; raised by hoarding)")]
+    top.legend(handles=top.get_legend_handles_labels()[0] + (thin if hoarding else []) + BAND_HANDLES,
+               loc="upper left", bbox_to_anchor=(1.01, 1.0))
     sub = (f"Lowest median stock cover: {lowest[0]:.0f} days ({lowest[1]}, {lowest[2]:%d %b %Y})"
            if lowest else "")
     titles(fig, "Buyers: stock cover and defense shortfall", sub)
