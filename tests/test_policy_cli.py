@@ -127,7 +127,7 @@ def test_shipped_episode_search_gives_ten_non_dominated_mixes_each_reproduced_by
     argv = ["optimize", str(path), *[a for lv in levers for a in ("--lever", lv)],
             "--objective", "enforcement_cost_usd:min", "--objective", "illicit_delivered_t:min",
             "--constraint", "illicit_delivered_t<=0.9x",
-            "--budget", "120", "--replicates", "4", "--seed", "1", "--study", str(tmp_path / "study")]
+            "--budget", "200", "--replicates", "4", "--seed", "1", "--study", str(tmp_path / "study")]
     status, out, err = run_cli(capsys, *argv)
     assert status == 0, err
     front = pd.read_parquet(tmp_path / "study" / "frontier.parquet")
