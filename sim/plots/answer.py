@@ -35,7 +35,7 @@ BRIEF_KPIS = ("illicit_delivered_t", "leakage_share", "interdiction_rate", "week
               "min_stock_cover_days", "legit_inspected", "inspections_per_seizure", "jailed_peak")
 PRICE_KPIS = ("price_peak_index", "price_end_index", "origin_price_index")
 FEW_REPLICATES = 10
-FEW_SETS = 20          # a posterior ensemble worth fewer equally weighted sets gets a caveat
+FEW_SETS = 50          # a posterior ensemble worth fewer equally weighted sets gets a caveat
 
 
 @dataclass
