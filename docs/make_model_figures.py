@@ -123,18 +123,17 @@ def us_only_ban(base: dict, tmp: Path, reps: int, workers: int) -> None:
     a, b, c = write(open_, tmp), write(ban, tmp), write(calm, tmp)
     out = results_dir(sim("compare", str(a), str(b), str(c), "--replicates", str(reps), "--workers", str(workers),
                           "--no-plots", "--out", str(tmp / "results")))
-    metrics = ["price_usd_kg", "legal_flow_t", "stock_cover_days", "consumption_t", "output_t", "diverted_t"]
+    metrics = ["price_usd_kg", "legal_flow_t", "stock_cover_days", "target_cover_days", "consumption_t", "output_t",
+               "diverted_t"]
     A, B = load_ts(out / "us_open", metrics), load_ts(out / "us_only_ban", metrics)
     C = load_ts(out / "us_only_ban_no_hoarding", ["price_usd_kg"])
     s = load_scenario(b)
     mk = s.markets["EU"]["sb2o3"]
     eps = s.commodities["sb2o3"].elasticity
     per_day = mk.restock_speed / (eps * s.days_per_step)        # share of price per day of stock cover
-    cn = s.suppliers["CN_smelters"].sales_t_per_year            # the US's share of China's exports, withheld
-    hoard_days = s.commodities["sb2o3"].precautionary_cover_days * cn["US"] / sum(v for k, v in cn.items() if k != "CN")
-    after = pd.Series(0.0, index=panel(A, "price_usd_kg", market="EU").index)
-    in_force = after.index > pd.Timestamp(BAN) - pd.Timedelta(days=s.days_per_step)   # from the step holding it
-    after[in_force] = hoard_days                              # extra EU target cover from the ban (days)
+    # extra EU target cover from the ban (days; hoarding), as the model recorded it
+    after = (panel(B, "target_cover_days", market="EU") - panel(A, "target_cover_days", market="EU")).mean(axis=1)
+    hoard_days = after.max()
 
     rel = {m: 100 * (panel(B, "price_usd_kg", market=m) / panel(A, "price_usd_kg", market=m) - 1)
            for m in ("EU", "US", "CN", "ROW")}

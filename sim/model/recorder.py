@@ -25,7 +25,8 @@ SPEC = {
     "gray_sold_t": "gray_sold", "unsold_t": "unsold", "crossing_t": "crossing_t", "seized_t": "seized_t",
     "seizures_count": "seizures", "refused_t": "refused", "inspections": "inspections",
     "inspections_legit": "insp_legit", "inspections_smuggled": "insp_smuggled", "transit_imports_t": "transit_imports",
-    "stock_cover_days": "cover", "target_cover_days": "target", "defense_shortfall_t": "shortfall", "active_smugglers": "active",
+    "stock_cover_days": "cover", "target_cover_days": "target", "defense_shortfall_t": "shortfall",
+    "active_smugglers": "active",
     "jailed_smugglers": "jailed", "bankrupt_smugglers": "bankrupt", "entries": "entries", "arrests": "arrests",
     "fines_usd": "fines", "enforcement_cost_usd": "enforcement", "smuggler_profit_usd": "profit",
 }

@@ -275,7 +275,7 @@ class Params:
     eps_sub: np.ndarray             # [K]
     backstop: np.ndarray            # USD/kg
     stock_target: np.ndarray        # t
-    hoard_target: np.ndarray        # t of extra target when controls withhold all the origin's exports (0 at the origin)
+    hoard_target: np.ndarray        # t of extra target when controls withhold all the origin's exports (origin: 0)
     origin_export_share: np.ndarray  # [M, K] share of the origin's reference exports going to each market
     restock: np.ndarray
     buffer_share: np.ndarray
