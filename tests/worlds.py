@@ -114,7 +114,7 @@ def worlds(draw, min_steps: int = 20, max_steps: int = 30) -> Scenario:
         if draw(st.booleans()):
             shares = [draw(_f(0.0, 1.0)) for _ in COVERS]
             total = sum(shares) or 1.0
-            mix = {c: v / total for c, v in zip(COVERS, shares)}
+            mix = {c: v / total if v / total >= TINY else 0.0 for c, v in zip(COVERS, shares)}  # format: 0 or >= TINY
             mix[COVERS[0]] = max(0.0, mix[COVERS[0]] + 1.0 - sum(mix.values()))  # a share is never below 0
             out["traffic_mix"] = mix if sum(shares) > 0 else {c: 1.0 / len(COVERS) for c in COVERS}
         return out
